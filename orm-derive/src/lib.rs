@@ -1,0 +1,41 @@
+//! Derive macros for covet. Use them through the `covet` crate: `use covet::Model;`.
+
+mod attr;
+mod model;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Implements `covet::Model` for a struct with named fields, and adds a typed column
+/// constant per field (`User::EMAIL` for the field `email`).
+///
+/// # Struct attribute
+///
+/// | attribute | meaning | default |
+/// |---|---|---|
+/// | `#[covet(table = "users")]` | the table name | the struct name in snake_case (`BlogPost` is `blog_post`) |
+///
+/// # Field attributes
+///
+/// | attribute | meaning |
+/// |---|---|
+/// | `#[covet(primary_key)]` | part of the primary key; mark several fields for a composite key |
+/// | `#[covet(auto_increment)]` | the database numbers new rows; needs `primary_key` and an integer type. An insert leaves the column out when the value is 0 (or `None`) and returns the generated key |
+/// | `#[covet(generated)]` | the database fills the value (a default or trigger) when the field is unset, 0 for integers or `None` for options |
+/// | `#[covet(unique)]` | `create_table` adds a unique constraint named `uq_{table}_{column}` |
+/// | `#[covet(rename = "name")]` | the column name; the field name by default |
+/// | `#[covet(json)]` | store any serde type as JSON; `Option<T>` makes SQL NULL `None` |
+/// | `#[covet(column_type = "VARCHAR(40)")]` | the column type `create_table` writes, on every backend |
+/// | `#[covet(skip)]` | not a column; filled with `Default::default()` when read |
+///
+/// A field without `json` must implement `covet::Field`: `bool`, `i16`, `i32`, `i64`, `u64`,
+/// `f32`, `f64`, `String`, `Vec<u8>`, `chrono::DateTime<Utc>`, `chrono::NaiveDateTime`,
+/// `chrono::NaiveDate`, `uuid::Uuid`, `rust_decimal::Decimal`, `serde_json::Value`, or an
+/// `Option` of one of them.
+#[proc_macro_derive(Model, attributes(covet))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    model::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -1,0 +1,350 @@
+//! Code generation for `#[derive(Model)]`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type, Visibility};
+
+use crate::attr::{Errors, FieldOptions, parse_field, parse_struct};
+
+/// One stored column, as the generated code needs it.
+struct Column {
+    ident: Ident,
+    ty: Type,
+    name: String,
+    options: FieldOptions,
+    /// For `#[covet(json)]` fields declared `Option<T>`: true.
+    json_optional: bool,
+}
+
+pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let struct_options = parse_struct(&input.attrs, &mut errors);
+    if !input.generics.params.is_empty() {
+        errors.push(syn::Error::new(
+            input.generics.span(),
+            "#[derive(Model)] does not support generic structs",
+        ));
+    }
+    let named = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => Some(named),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(named) = named else {
+        errors.push(syn::Error::new(
+            input.ident.span(),
+            "#[derive(Model)] needs a struct with named fields",
+        ));
+        errors.finish()?;
+        unreachable!("an error was pushed");
+    };
+
+    let mut columns = Vec::new();
+    let mut skipped = Vec::new();
+    for field in &named.named {
+        let ident = field.ident.clone().expect("named fields have names");
+        let options = parse_field(&field.attrs, &mut errors);
+        check_field(&ident, &field.ty, &options, &mut errors);
+        if options.skip.is_some() {
+            skipped.push(ident);
+            continue;
+        }
+        let name = match &options.rename {
+            Some(rename) => rename.value(),
+            None => unraw(&ident),
+        };
+        let json_optional = options.json.is_some() && option_inner(&field.ty).is_some();
+        columns.push(Column {
+            ident,
+            ty: field.ty.clone(),
+            name,
+            options,
+            json_optional,
+        });
+    }
+    if columns
+        .iter()
+        .all(|column| column.options.primary_key.is_none())
+    {
+        errors.push(syn::Error::new(
+            input.ident.span(),
+            "a covet model needs a primary key: mark its key field with #[covet(primary_key)]",
+        ));
+    }
+    errors.finish()?;
+
+    let table = match &struct_options.table {
+        Some(table) => table.value(),
+        None => snake_case(&input.ident.to_string()),
+    };
+    Ok(generate(input, &table, &columns, &skipped))
+}
+
+fn check_field(ident: &Ident, ty: &Type, options: &FieldOptions, errors: &mut Errors) {
+    if let Some(span) = options.skip {
+        let others = [
+            options.primary_key,
+            options.auto_increment,
+            options.generated,
+            options.unique,
+            options.json,
+        ];
+        if others.iter().any(Option::is_some) || options.rename.is_some() {
+            errors.push(syn::Error::new(
+                span,
+                format!("`{ident}` is skipped, so it takes no other covet attribute"),
+            ));
+        }
+    }
+    if let Some(span) = options.auto_increment {
+        if options.primary_key.is_none() {
+            errors.push(syn::Error::new(
+                span,
+                "auto_increment needs primary_key on the same field",
+            ));
+        }
+        if !is_integer(ty) {
+            errors.push(syn::Error::new(
+                ty.span(),
+                "auto_increment needs an integer field: i16, i32, i64 or u64, or an Option of one",
+            ));
+        }
+    }
+    if let Some(span) = options.json
+        && options.primary_key.is_some()
+    {
+        errors.push(syn::Error::new(
+            span,
+            "a json field cannot be part of the primary key",
+        ));
+    }
+}
+
+fn generate(
+    input: &DeriveInput,
+    table: &str,
+    columns: &[Column],
+    skipped: &[Ident],
+) -> TokenStream {
+    let ident = &input.ident;
+    let vis = &input.vis;
+    let column_infos = columns.iter().map(column_info);
+    let decoders = columns.iter().enumerate().map(|(index, column)| {
+        let field = &column.ident;
+        let ty = &column.ty;
+        let decode = if column.options.json.is_some() {
+            let function = if column.json_optional {
+                quote!(json_option_decode)
+            } else {
+                quote!(json_decode)
+            };
+            quote!(::covet::__private::#function(row, offset + #index)?)
+        } else {
+            quote_spanned!(ty.span()=> <#ty as ::covet::Field>::decode(row, offset + #index)?)
+        };
+        quote!(#field: #decode)
+    });
+    let defaults = skipped
+        .iter()
+        .map(|field| quote!(#field: ::core::default::Default::default()));
+    let values = columns.iter().map(|column| {
+        let field = &column.ident;
+        let name = &column.name;
+        if column.options.json.is_some() {
+            let function = if column.json_optional {
+                quote!(json_option_to_value)
+            } else {
+                quote!(json_to_value)
+            };
+            quote!(::covet::__private::#function(&self.#field, #name)?)
+        } else {
+            let ty = &column.ty;
+            quote!(<#ty as ::covet::Field>::to_value(&self.#field))
+        }
+    });
+    let keys: Vec<&Column> = columns
+        .iter()
+        .filter(|column| column.options.primary_key.is_some())
+        .collect();
+    let key_fields: Vec<&Ident> = keys.iter().map(|column| &column.ident).collect();
+    let key_types: Vec<&Type> = keys.iter().map(|column| &column.ty).collect();
+    let (key_type, key_value, key_values) = if keys.len() == 1 {
+        let field = key_fields[0];
+        let ty = key_types[0];
+        (
+            quote!(#ty),
+            quote!(::core::clone::Clone::clone(&self.#field)),
+            quote!(::std::vec![<#ty as ::covet::Field>::to_value(key)]),
+        )
+    } else {
+        let positions = (0..keys.len()).map(syn::Index::from);
+        (
+            quote!((#(#key_types,)*)),
+            quote!((#(::core::clone::Clone::clone(&self.#key_fields),)*)),
+            quote!(::std::vec![#(<#key_types as ::covet::Field>::to_value(&key.#positions)),*]),
+        )
+    };
+    let unset_arms = columns.iter().enumerate().filter_map(|(index, column)| {
+        let generated =
+            column.options.generated.is_some() || column.options.auto_increment.is_some();
+        let field = &column.ident;
+        generated.then(|| quote!(#index => ::covet::Field::is_unset_key(&self.#field),))
+    });
+    let constants = columns.iter().enumerate().map(|(index, column)| {
+        let constant = format_ident!("{}", unraw(&column.ident).to_uppercase());
+        let ty = &column.ty;
+        let name = &column.name;
+        let doc = format!("The `{name}` column.");
+        let const_vis = constant_visibility(vis);
+        quote! {
+            #[doc = #doc]
+            #const_vis const #constant: ::covet::Column<#ident, #ty> = ::covet::Column::new(#name, #index);
+        }
+    });
+
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl ::covet::Model for #ident {
+                type PrimaryKey = #key_type;
+                const TABLE: &'static str = #table;
+                const COLUMNS: &'static [::covet::ColumnInfo] = &[#(#column_infos),*];
+
+                fn decode(
+                    row: &dyn ::covet::RowReader,
+                    offset: usize,
+                ) -> ::covet::Result<Self> {
+                    ::core::result::Result::Ok(Self { #(#decoders,)* #(#defaults,)* })
+                }
+
+                fn values(&self) -> ::covet::Result<::std::vec::Vec<::covet::__private::Value>> {
+                    ::core::result::Result::Ok(::std::vec![#(#values),*])
+                }
+
+                fn primary_key(&self) -> Self::PrimaryKey {
+                    #key_value
+                }
+
+                fn key_values(key: &Self::PrimaryKey) -> ::std::vec::Vec<::covet::__private::Value> {
+                    #key_values
+                }
+
+                fn is_unset(&self, index: usize) -> bool {
+                    match index {
+                        #(#unset_arms)*
+                        _ => false,
+                    }
+                }
+            }
+
+            #[automatically_derived]
+            impl #ident {
+                #(#constants)*
+            }
+        };
+    }
+}
+
+fn column_info(column: &Column) -> TokenStream {
+    let ty = &column.ty;
+    let name = &column.name;
+    let field = unraw(&column.ident);
+    let flag = |option: Option<Span>| option.is_some();
+    let primary_key = flag(column.options.primary_key);
+    let auto_increment = flag(column.options.auto_increment);
+    let generated = auto_increment || flag(column.options.generated);
+    let unique = flag(column.options.unique);
+    let column_type = match &column.options.column_type {
+        Some(column_type) => quote!(::core::option::Option::Some(#column_type)),
+        None => quote!(::core::option::Option::None),
+    };
+    let (sql_type, nullable) = if column.options.json.is_some() {
+        let nullable = column.json_optional;
+        (quote!(::covet::SqlType::Json), quote!(#nullable))
+    } else {
+        (
+            quote_spanned!(ty.span()=> <#ty as ::covet::Field>::SQL_TYPE),
+            quote_spanned!(ty.span()=> <#ty as ::covet::Field>::NULLABLE),
+        )
+    };
+    quote! {
+        ::covet::ColumnInfo {
+            name: #name,
+            field: #field,
+            sql_type: #sql_type,
+            nullable: #nullable,
+            primary_key: #primary_key,
+            auto_increment: #auto_increment,
+            generated: #generated,
+            unique: #unique,
+            column_type: #column_type,
+        }
+    }
+}
+
+/// Gives the column constants the struct's visibility, so a private model gets private
+/// constants and a public one public constants.
+fn constant_visibility(vis: &Visibility) -> TokenStream {
+    quote!(#vis)
+}
+
+/// Returns `T` for a type written `Option<T>`.
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let segment = path.path.segments.last()?;
+    if segment.ident != "Option" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(arguments) = &segment.arguments else {
+        return None;
+    };
+    match arguments.args.first()? {
+        GenericArgument::Type(inner) => Some(inner),
+        _ => None,
+    }
+}
+
+fn is_integer(ty: &Type) -> bool {
+    let ty = option_inner(ty).unwrap_or(ty);
+    let Type::Path(path) = ty else { return false };
+    path.path.segments.last().is_some_and(|segment| {
+        ["i16", "i32", "i64", "u64"]
+            .iter()
+            .any(|name| segment.ident == name)
+    })
+}
+
+fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
+}
+
+/// Converts `BlogPost` to `blog_post`.
+fn snake_case(name: &str) -> String {
+    let mut snake = String::with_capacity(name.len() + 4);
+    for (position, character) in name.char_indices() {
+        if character.is_uppercase() {
+            if position > 0 {
+                snake.push('_');
+            }
+            snake.extend(character.to_lowercase());
+        } else {
+            snake.push(character);
+        }
+    }
+    snake
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_case_splits_words() {
+        assert_eq!(snake_case("BlogPost"), "blog_post");
+        assert_eq!(snake_case("User"), "user");
+    }
+}

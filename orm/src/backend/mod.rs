@@ -1,0 +1,100 @@
+//! The adapter trait each database backend implements, and the three built-in backends.
+//!
+//! A backend renders sea-query statements in its SQL dialect, binds values through sqlx,
+//! maps its driver's errors to [`Error`](crate::Error) and declares what it can do in
+//! [`Capabilities`]. Models and query code only talk to the [`Backend`] and
+//! [`BackendConnection`] traits, so a new backend needs no change to either.
+
+mod capabilities;
+mod statement;
+pub(crate) mod support;
+
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use covet_pool::PoolStatus;
+use sea_query::Values;
+
+pub use self::capabilities::{Capabilities, UpsertStyle};
+pub use self::statement::{ExecResult, QueryStatement, SchemaStatement, Statement};
+use crate::error::Result;
+use crate::row::RowReader;
+use crate::value::SqlType;
+
+/// The callback that receives each result row of [`BackendConnection::fetch`].
+pub type RowSink<'a> = dyn FnMut(&dyn RowReader) -> Result<()> + Send + 'a;
+
+/// A database backend: dialect, capabilities and a pool of connections.
+#[async_trait]
+pub trait Backend: Debug + Send + Sync + 'static {
+    /// Returns the OpenTelemetry `db.system.name` of this backend, such as `postgresql`,
+    /// `mysql`, `mariadb` or `sqlite`.
+    fn system_name(&self) -> &'static str;
+
+    /// Returns the database (or schema) name reported as `db.namespace`, if known.
+    fn namespace(&self) -> Option<&str>;
+
+    /// Returns what this backend supports and its limits.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Renders a query statement in this backend's dialect, returning SQL with
+    /// placeholders and the values to bind.
+    fn render(&self, statement: &QueryStatement) -> (String, Values);
+
+    /// Renders a schema statement (DDL) in this backend's dialect.
+    fn render_schema(&self, statement: &SchemaStatement) -> String;
+
+    /// Returns the column type this backend uses for a type family. `key` is true for
+    /// primary key and unique columns, which some backends must give a bounded length.
+    fn column_type(&self, sql_type: SqlType, key: bool) -> &'static str;
+
+    /// Takes a connection from the pool.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PoolTimeout`](crate::Error::PoolTimeout) when none is free in time and
+    /// [`Error::Connection`](crate::Error::Connection) when opening one fails.
+    async fn acquire(&self) -> Result<Box<dyn BackendConnection>>;
+
+    /// Returns the pool's counts.
+    fn pool_status(&self) -> PoolStatus;
+
+    /// Closes the pool.
+    fn close(&self);
+}
+
+/// One connection of a backend, checked out of its pool.
+///
+/// Transactions nest: [`begin`](Self::begin) inside a transaction creates a savepoint,
+/// and [`commit`](Self::commit) or [`rollback`](Self::rollback) end the innermost level.
+#[async_trait]
+pub trait BackendConnection: Send {
+    /// Runs a statement that returns no rows.
+    async fn execute(&mut self, sql: &str, values: Values) -> Result<ExecResult>;
+
+    /// Runs a statement and passes each row to `sink`, returning the number of rows.
+    async fn fetch(&mut self, sql: &str, values: Values, sink: &mut RowSink<'_>) -> Result<u64>;
+
+    /// Begins a transaction, or a savepoint inside one.
+    async fn begin(&mut self) -> Result<()>;
+
+    /// Commits the innermost transaction level.
+    async fn commit(&mut self) -> Result<()>;
+
+    /// Rolls back the innermost transaction level.
+    async fn rollback(&mut self) -> Result<()>;
+
+    /// Queues a rollback of the innermost level without waiting, for use in `Drop`. The
+    /// rollback is sent before the connection's next statement, or when the pool resets it.
+    fn start_rollback(&mut self);
+
+    /// Returns how many transaction levels are open: 0 outside a transaction.
+    fn transaction_depth(&self) -> usize;
+}

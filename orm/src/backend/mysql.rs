@@ -1,0 +1,301 @@
+//! The MySQL and MariaDB backend.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use covet_pool::sqlx_connector::SqlxConnector;
+use covet_pool::{Pool, PoolConfig, PoolStatus};
+use sea_query::{MysqlQueryBuilder, Values};
+use sqlx::error::DatabaseError as SqlxDatabaseError;
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlDatabaseError, MySqlQueryResult, MySqlRow};
+
+use crate::backend::support::{
+    Classified, between, common_row_reader_methods, parse_decimal, parse_json, read_column,
+    sqlx_connection,
+};
+use crate::backend::{
+    Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement, UpsertStyle,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::row::RowReader;
+use crate::value::SqlType;
+
+/// The protocol counts statement parameters in a 16-bit integer.
+const MAX_BIND_PARAMETERS: usize = 65_535;
+
+/// A MySQL or MariaDB database reached through a pool.
+///
+/// The backend reports itself as `mariadb` or `mysql` after reading the server version, and
+/// uses `INSERT ... RETURNING` on MariaDB 10.5 and later, which have it.
+#[derive(Debug)]
+pub struct MySqlBackend {
+    pool: Pool<SqlxConnector<MySqlConnectOptions>>,
+    namespace: Option<String>,
+    system: &'static str,
+    capabilities: Capabilities,
+}
+
+impl MySqlBackend {
+    /// Opens a pool for a `mysql://` or `mariadb://` URL and reads the server version from
+    /// a first connection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for a URL sqlx cannot parse, and the connection error when the
+    /// server cannot be reached.
+    pub async fn connect(url: &str, config: PoolConfig) -> Result<Self> {
+        // sqlx only knows the `mysql` scheme; MariaDB speaks the same protocol.
+        let sqlx_url = match url.strip_prefix("mariadb:") {
+            Some(rest) => format!("mysql:{rest}"),
+            None => url.to_owned(),
+        };
+        let options =
+            MySqlConnectOptions::from_str(&sqlx_url).map_err(|error| Error::InvalidUrl {
+                url: crate::error::redact_url(url),
+                reason: crate::database::scrub(&error.to_string(), url),
+            })?;
+        let namespace = options.get_database().map(str::to_owned);
+        let connector = SqlxConnector::new(options, crate::error::redact_url(url));
+        let mut backend = Self {
+            pool: Pool::new(connector, config),
+            namespace,
+            system: "mysql",
+            capabilities: Capabilities::new(
+                false,
+                MAX_BIND_PARAMETERS,
+                UpsertStyle::OnDuplicateKey,
+                true,
+            ),
+        };
+        let version = backend.server_version().await?;
+        if let Some(mariadb) = mariadb_version(&version) {
+            backend.system = "mariadb";
+            backend.capabilities.insert_returning = mariadb >= (10, 5);
+        }
+        Ok(backend)
+    }
+
+    async fn server_version(&self) -> Result<String> {
+        let mut conn = self.acquire().await?;
+        let mut version = None;
+        conn.fetch("SELECT VERSION()", Values(Vec::new()), &mut |row| {
+            version = row.read_string(0)?;
+            Ok(())
+        })
+        .await?;
+        Ok(version.unwrap_or_default())
+    }
+}
+
+/// Returns MariaDB's (major, minor) version from a `VERSION()` string such as
+/// `10.11.6-MariaDB-0+deb12u1`, or `None` for MySQL.
+fn mariadb_version(version: &str) -> Option<(u32, u32)> {
+    if !version.contains("MariaDB") {
+        return None;
+    }
+    let mut parts = version.split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+#[async_trait]
+impl Backend for MySqlBackend {
+    fn system_name(&self) -> &'static str {
+        self.system
+    }
+
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn render(&self, statement: &QueryStatement) -> (String, Values) {
+        match statement {
+            QueryStatement::Select(select) => select.build(MysqlQueryBuilder),
+            QueryStatement::Insert(insert) => insert.build(MysqlQueryBuilder),
+            // sea-query's MySQL builder writes no RETURNING clause, so MariaDB's is appended.
+            QueryStatement::InsertReturning(insert, columns) => {
+                let (mut sql, values) = insert.build(MysqlQueryBuilder);
+                let quoted: Vec<String> = columns
+                    .iter()
+                    .map(|column| format!("`{}`", column.replace('`', "``")))
+                    .collect();
+                sql.push_str(" RETURNING ");
+                sql.push_str(&quoted.join(", "));
+                (sql, values)
+            }
+            QueryStatement::Update(update) => update.build(MysqlQueryBuilder),
+            QueryStatement::Delete(delete) => delete.build(MysqlQueryBuilder),
+        }
+    }
+
+    fn render_schema(&self, statement: &SchemaStatement) -> String {
+        match statement {
+            SchemaStatement::CreateTable(create) => create.build(MysqlQueryBuilder),
+            SchemaStatement::DropTable(drop) => drop.build(MysqlQueryBuilder),
+            SchemaStatement::CreateIndex(index) => index.build(MysqlQueryBuilder),
+        }
+    }
+
+    fn column_type(&self, sql_type: SqlType, key: bool) -> &'static str {
+        match sql_type {
+            SqlType::Bool => "BOOLEAN",
+            SqlType::SmallInt => "SMALLINT",
+            SqlType::Int => "INT",
+            SqlType::BigInt => "BIGINT",
+            SqlType::BigUnsigned => "BIGINT UNSIGNED",
+            SqlType::Float => "FLOAT",
+            SqlType::Double => "DOUBLE",
+            // Key columns need a bounded length to be indexed.
+            SqlType::Text if key => "VARCHAR(255)",
+            SqlType::Text => "LONGTEXT",
+            SqlType::Bytes if key => "VARBINARY(255)",
+            SqlType::Bytes => "LONGBLOB",
+            SqlType::TimestampUtc | SqlType::Timestamp => "DATETIME(6)",
+            SqlType::Date => "DATE",
+            SqlType::Uuid => "BINARY(16)",
+            // MySQL decimals have a fixed scale per column. 28 is rust_decimal's maximum
+            // scale, which leaves 37 digits before the point.
+            SqlType::Decimal => "DECIMAL(65, 28)",
+            SqlType::Json => "JSON",
+        }
+    }
+
+    async fn acquire(&self) -> Result<Box<dyn BackendConnection>> {
+        let conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|error| crate::database::map_pool_error(self.system, error, classify))?;
+        Ok(Box::new(MySqlConnection {
+            conn,
+            system: self.system,
+            capabilities: self.capabilities.clone(),
+        }))
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.pool.status()
+    }
+
+    fn close(&self) {
+        self.pool.close();
+    }
+}
+
+sqlx_connection!(
+    MySqlConnection,
+    options: MySqlConnectOptions,
+    database: MySql,
+    row_reader: MySqlRowReader,
+    classify: classify,
+);
+
+fn last_insert_id(done: &MySqlQueryResult) -> Option<i64> {
+    i64::try_from(done.last_insert_id())
+        .ok()
+        .filter(|id| *id != 0)
+}
+
+/// Maps MySQL and MariaDB error numbers to error kinds, and reads the constraint name from
+/// the message, the only place these servers report it.
+fn classify(error: &dyn SqlxDatabaseError) -> Classified {
+    let Some(mysql) = error.try_downcast_ref::<MySqlDatabaseError>() else {
+        return Classified::default();
+    };
+    let message = mysql.message();
+    let (kind, constraint) = match mysql.number() {
+        1062 | 1586 => (
+            ErrorKind::UniqueViolation,
+            between(message, "for key ", '\'', '\''),
+        ),
+        1216 | 1217 | 1451 | 1452 => (
+            ErrorKind::ForeignKeyViolation,
+            between(message, "CONSTRAINT ", '`', '`'),
+        ),
+        // 4025 is MariaDB's CONSTRAINT_FAILED, 3819 MySQL's check constraint error.
+        4025 => (
+            ErrorKind::CheckViolation,
+            between(message, "CONSTRAINT ", '`', '`'),
+        ),
+        3819 => (
+            ErrorKind::CheckViolation,
+            between(message, "constraint ", '\'', '\''),
+        ),
+        1048 | 1364 => (ErrorKind::NotNullViolation, None),
+        1213 | 1205 => (ErrorKind::Deadlock, None),
+        _ => (ErrorKind::OtherDatabase, None),
+    };
+    // MySQL 8 writes the key as `table.key`; keep the key name alone.
+    let constraint = constraint.map(|name| name.rsplit('.').next().unwrap_or(name).to_owned());
+    Classified {
+        kind: Some(kind),
+        code: Some(mysql.number().to_string()),
+        constraint,
+        table: None,
+    }
+}
+
+struct MySqlRowReader<'a>(&'a MySqlRow);
+
+impl RowReader for MySqlRowReader<'_> {
+    common_row_reader_methods!();
+
+    fn read_u64(&self, index: usize) -> Result<Option<u64>> {
+        read_column!(self.0, index, u64)
+    }
+
+    fn read_decimal(&self, index: usize) -> Result<Option<rust_decimal::Decimal>> {
+        // Decimals arrive as text. A column scale above what a value needs pads it with
+        // zeros, which are dropped only when the padded text does not fit Decimal.
+        let text = read_column!(self.0, index, String)?;
+        let column = self.column_name(index);
+        match parse_decimal(column, text.clone()) {
+            Ok(value) => Ok(value),
+            Err(error) => match text.as_deref().and_then(trim_fraction_zeros) {
+                Some(trimmed) => parse_decimal(column, Some(trimmed)).map_err(|_| error),
+                None => Err(error),
+            },
+        }
+    }
+
+    fn read_json(&self, index: usize) -> Result<Option<serde_json::Value>> {
+        // MariaDB stores JSON as LONGTEXT, so read text on both servers and parse it here.
+        let text = read_column!(self.0, index, String)?;
+        parse_json(self.column_name(index), text)
+    }
+}
+
+fn trim_fraction_zeros(text: &str) -> Option<String> {
+    if !text.contains('.') {
+        return None;
+    }
+    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
+    (trimmed.len() < text.len()).then(|| trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mariadb_version_parses_debian_string() {
+        assert_eq!(mariadb_version("10.11.6-MariaDB-0+deb12u1"), Some((10, 11)));
+    }
+
+    #[test]
+    fn mariadb_version_rejects_mysql() {
+        assert_eq!(mariadb_version("8.0.36"), None);
+    }
+
+    #[test]
+    fn trim_fraction_zeros_keeps_integer_part() {
+        assert_eq!(trim_fraction_zeros("100.5000").as_deref(), Some("100.5"));
+        assert_eq!(trim_fraction_zeros("100.000").as_deref(), Some("100"));
+        assert_eq!(trim_fraction_zeros("100"), None);
+    }
+}

@@ -1,0 +1,185 @@
+//! The PostgreSQL backend.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use covet_pool::sqlx_connector::SqlxConnector;
+use covet_pool::{Pool, PoolConfig, PoolStatus};
+use sea_query::{PostgresQueryBuilder, Values};
+use sqlx::error::DatabaseError as SqlxDatabaseError;
+use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow, Postgres};
+
+use crate::backend::support::{
+    Classified, common_row_reader_methods, i64_to_u64, read_column, sqlx_connection,
+};
+use crate::backend::{
+    Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement, UpsertStyle,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::row::RowReader;
+use crate::value::SqlType;
+
+const SYSTEM: &str = "postgresql";
+
+/// PostgreSQL's limit: the bind message counts parameters in a 16-bit integer.
+const MAX_BIND_PARAMETERS: usize = 65_535;
+
+/// A PostgreSQL database reached through a pool.
+#[derive(Debug)]
+pub struct PostgresBackend {
+    pool: Pool<SqlxConnector<PgConnectOptions>>,
+    namespace: Option<String>,
+    capabilities: Capabilities,
+}
+
+impl PostgresBackend {
+    /// Opens a pool for a `postgres://` or `postgresql://` URL and checks that one
+    /// connection can be made.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for a URL sqlx cannot parse, and the connection error when the
+    /// server cannot be reached.
+    pub async fn connect(url: &str, config: PoolConfig) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|error| Error::InvalidUrl {
+            url: crate::error::redact_url(url),
+            reason: crate::database::scrub(&error.to_string(), url),
+        })?;
+        let namespace = options.get_database().map(str::to_owned);
+        let connector = SqlxConnector::new(options, crate::error::redact_url(url));
+        let backend = Self {
+            pool: Pool::new(connector, config),
+            namespace,
+            capabilities: Capabilities::new(
+                true,
+                MAX_BIND_PARAMETERS,
+                UpsertStyle::OnConflict,
+                false,
+            ),
+        };
+        drop(backend.acquire().await?);
+        Ok(backend)
+    }
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    fn system_name(&self) -> &'static str {
+        SYSTEM
+    }
+
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn render(&self, statement: &QueryStatement) -> (String, Values) {
+        match statement {
+            QueryStatement::Select(select) => select.build(PostgresQueryBuilder),
+            QueryStatement::Insert(insert) => insert.build(PostgresQueryBuilder),
+            QueryStatement::InsertReturning(insert, columns) => {
+                let mut insert = (*insert).clone();
+                insert.returning(sea_query::Query::returning().columns(columns.iter().copied()));
+                insert.build(PostgresQueryBuilder)
+            }
+            QueryStatement::Update(update) => update.build(PostgresQueryBuilder),
+            QueryStatement::Delete(delete) => delete.build(PostgresQueryBuilder),
+        }
+    }
+
+    fn render_schema(&self, statement: &SchemaStatement) -> String {
+        match statement {
+            SchemaStatement::CreateTable(create) => create.build(PostgresQueryBuilder),
+            SchemaStatement::DropTable(drop) => drop.build(PostgresQueryBuilder),
+            SchemaStatement::CreateIndex(index) => index.build(PostgresQueryBuilder),
+        }
+    }
+
+    fn column_type(&self, sql_type: SqlType, _key: bool) -> &'static str {
+        match sql_type {
+            SqlType::Bool => "BOOLEAN",
+            SqlType::SmallInt => "SMALLINT",
+            SqlType::Int => "INTEGER",
+            SqlType::BigInt | SqlType::BigUnsigned => "BIGINT",
+            SqlType::Float => "REAL",
+            SqlType::Double => "DOUBLE PRECISION",
+            SqlType::Text => "TEXT",
+            SqlType::Bytes => "BYTEA",
+            SqlType::TimestampUtc => "TIMESTAMPTZ",
+            SqlType::Timestamp => "TIMESTAMP",
+            SqlType::Date => "DATE",
+            SqlType::Uuid => "UUID",
+            // NUMERIC without a precision keeps the scale of every stored value.
+            SqlType::Decimal => "NUMERIC",
+            SqlType::Json => "JSONB",
+        }
+    }
+
+    async fn acquire(&self) -> Result<Box<dyn BackendConnection>> {
+        let conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|error| crate::database::map_pool_error(SYSTEM, error, classify))?;
+        Ok(Box::new(PgConnection {
+            conn,
+            system: SYSTEM,
+            capabilities: self.capabilities.clone(),
+        }))
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.pool.status()
+    }
+
+    fn close(&self) {
+        self.pool.close();
+    }
+}
+
+sqlx_connection!(
+    PgConnection,
+    options: PgConnectOptions,
+    database: Postgres,
+    row_reader: PgRowReader,
+    classify: classify,
+);
+
+fn last_insert_id(_: &PgQueryResult) -> Option<i64> {
+    None
+}
+
+/// Maps SQLSTATE codes to error kinds.
+fn classify(error: &dyn SqlxDatabaseError) -> Classified {
+    let kind = match error.code().as_deref() {
+        Some("23505") => ErrorKind::UniqueViolation,
+        Some("23503") => ErrorKind::ForeignKeyViolation,
+        Some("23514") => ErrorKind::CheckViolation,
+        Some("23502") => ErrorKind::NotNullViolation,
+        Some("40001") => ErrorKind::SerializationFailure,
+        Some("40P01") => ErrorKind::Deadlock,
+        _ => ErrorKind::OtherDatabase,
+    };
+    Classified::kind(kind)
+}
+
+struct PgRowReader<'a>(&'a PgRow);
+
+impl RowReader for PgRowReader<'_> {
+    common_row_reader_methods!();
+
+    fn read_u64(&self, index: usize) -> Result<Option<u64>> {
+        i64_to_u64(self.column_name(index), read_column!(self.0, index, i64)?)
+    }
+
+    fn read_decimal(&self, index: usize) -> Result<Option<rust_decimal::Decimal>> {
+        read_column!(self.0, index, rust_decimal::Decimal)
+    }
+
+    fn read_json(&self, index: usize) -> Result<Option<serde_json::Value>> {
+        read_column!(self.0, index, serde_json::Value)
+    }
+}

@@ -1,0 +1,309 @@
+//! The SQLite backend, the embedded default that needs no server.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use covet_pool::sqlx_connector::SqlxConnector;
+use covet_pool::{Pool, PoolConfig, PoolStatus};
+use sea_query::{SqliteQueryBuilder, Values};
+use sqlx::ConnectOptions;
+use sqlx::error::DatabaseError as SqlxDatabaseError;
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteConnection as RawSqliteConnection, SqliteQueryResult,
+    SqliteRow,
+};
+
+use crate::backend::support::{
+    Classified, common_row_reader_methods, i64_to_u64, parse_decimal, parse_json, read_column,
+    sqlx_connection,
+};
+use crate::backend::{
+    Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement, UpsertStyle,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::row::RowReader;
+use crate::value::SqlType;
+
+const SYSTEM: &str = "sqlite";
+
+/// SQLite's default `SQLITE_MAX_VARIABLE_NUMBER` since 3.32.0, used when the build does
+/// not report its own in `PRAGMA compile_options`.
+const DEFAULT_MAX_VARIABLES: usize = 32_766;
+
+/// The default before SQLite 3.32.0.
+const LEGACY_MAX_VARIABLES: usize = 999;
+
+/// A SQLite database file, or an in-memory database, reached through a pool.
+///
+/// An in-memory URL (`sqlite::memory:`) opens one shared-cache database for the whole pool.
+/// The backend keeps one extra connection to it open for its lifetime, because SQLite frees
+/// an in-memory database when its last connection closes.
+pub struct SqliteBackend {
+    pool: Pool<SqlxConnector<SqliteConnectOptions>>,
+    namespace: Option<String>,
+    capabilities: Capabilities,
+    _keep_alive: Option<tokio::sync::Mutex<RawSqliteConnection>>,
+}
+
+impl fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteBackend")
+            .field("pool", &self.pool)
+            .field("namespace", &self.namespace)
+            .field("in_memory", &self._keep_alive.is_some())
+            .finish()
+    }
+}
+
+impl SqliteBackend {
+    /// Opens a pool for a `sqlite:` URL: `sqlite::memory:`, `sqlite:app.db`,
+    /// `sqlite://relative/app.db` or `sqlite:///absolute/app.db`. A missing database file
+    /// is created. Foreign keys are enforced and a busy connection waits up to 5 s for a
+    /// lock (sqlx's defaults).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for a URL sqlx cannot parse, and the connection error when the
+    /// file cannot be opened or created.
+    pub async fn connect(url: &str, config: PoolConfig) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|error| Error::InvalidUrl {
+                url: crate::error::redact_url(url),
+                reason: crate::database::scrub(&error.to_string(), url),
+            })?
+            .create_if_missing(true);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let namespace = Some(options.get_filename().display().to_string());
+        let keep_alive = if in_memory {
+            let conn = options
+                .connect()
+                .await
+                .map_err(|error| connect_error(error))?;
+            Some(tokio::sync::Mutex::new(conn))
+        } else {
+            None
+        };
+        let connector = SqlxConnector::new(options, url.to_owned());
+        let mut backend = Self {
+            pool: Pool::new(connector, config),
+            namespace,
+            capabilities: Capabilities::new(
+                true,
+                DEFAULT_MAX_VARIABLES,
+                UpsertStyle::OnConflict,
+                false,
+            ),
+            _keep_alive: keep_alive,
+        };
+        backend.probe_limits().await?;
+        Ok(backend)
+    }
+
+    /// Reads the library version and variable limit of the SQLite build in use.
+    async fn probe_limits(&mut self) -> Result<()> {
+        let mut conn = self.acquire().await?;
+        let mut version = String::new();
+        conn.fetch("SELECT sqlite_version()", Values(Vec::new()), &mut |row| {
+            version = row.read_string(0)?.unwrap_or_default();
+            Ok(())
+        })
+        .await?;
+        let mut options = Vec::new();
+        conn.fetch("PRAGMA compile_options", Values(Vec::new()), &mut |row| {
+            options.extend(row.read_string(0)?);
+            Ok(())
+        })
+        .await?;
+        let version = parse_version(&version);
+        self.capabilities.insert_returning = version >= (3, 35);
+        self.capabilities.max_bind_parameters = max_variables(&options, version);
+        Ok(())
+    }
+}
+
+fn connect_error(error: sqlx::Error) -> Error {
+    Error::Connection {
+        backend: SYSTEM,
+        source: Box::new(error),
+    }
+}
+
+fn parse_version(version: &str) -> (u32, u32) {
+    let mut parts = version.split('.').map(|part| part.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// Returns the build's `SQLITE_MAX_VARIABLE_NUMBER`.
+fn max_variables(compile_options: &[String], version: (u32, u32)) -> usize {
+    compile_options
+        .iter()
+        .find_map(|option| option.strip_prefix("MAX_VARIABLE_NUMBER="))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(if version >= (3, 32) {
+            DEFAULT_MAX_VARIABLES
+        } else {
+            LEGACY_MAX_VARIABLES
+        })
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn system_name(&self) -> &'static str {
+        SYSTEM
+    }
+
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn render(&self, statement: &QueryStatement) -> (String, Values) {
+        match statement {
+            QueryStatement::Select(select) => select.build(SqliteQueryBuilder),
+            QueryStatement::Insert(insert) => insert.build(SqliteQueryBuilder),
+            QueryStatement::InsertReturning(insert, columns) => {
+                let mut insert = (*insert).clone();
+                insert.returning(sea_query::Query::returning().columns(columns.iter().copied()));
+                insert.build(SqliteQueryBuilder)
+            }
+            QueryStatement::Update(update) => update.build(SqliteQueryBuilder),
+            QueryStatement::Delete(delete) => delete.build(SqliteQueryBuilder),
+        }
+    }
+
+    fn render_schema(&self, statement: &SchemaStatement) -> String {
+        match statement {
+            SchemaStatement::CreateTable(create) => create.build(SqliteQueryBuilder),
+            SchemaStatement::DropTable(drop) => drop.build(SqliteQueryBuilder),
+            SchemaStatement::CreateIndex(index) => index.build(SqliteQueryBuilder),
+        }
+    }
+
+    fn column_type(&self, sql_type: SqlType, _key: bool) -> &'static str {
+        match sql_type {
+            SqlType::Bool => "BOOLEAN",
+            SqlType::SmallInt | SqlType::Int | SqlType::BigInt | SqlType::BigUnsigned => "INTEGER",
+            SqlType::Float | SqlType::Double => "REAL",
+            SqlType::Text => "TEXT",
+            SqlType::Bytes | SqlType::Uuid => "BLOB",
+            SqlType::TimestampUtc | SqlType::Timestamp => "DATETIME",
+            SqlType::Date => "DATE",
+            // TEXT affinity keeps decimals exact, scale included. A NUMERIC column would
+            // turn `1.000` into the integer 1.
+            SqlType::Decimal => "TEXT",
+            SqlType::Json => "TEXT",
+        }
+    }
+
+    async fn acquire(&self) -> Result<Box<dyn BackendConnection>> {
+        let conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|error| crate::database::map_pool_error(SYSTEM, error, classify))?;
+        Ok(Box::new(SqliteConnection {
+            conn,
+            system: SYSTEM,
+            capabilities: self.capabilities.clone(),
+        }))
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.pool.status()
+    }
+
+    fn close(&self) {
+        self.pool.close();
+    }
+}
+
+sqlx_connection!(
+    SqliteConnection,
+    options: SqliteConnectOptions,
+    database: Sqlite,
+    row_reader: SqliteRowReader,
+    classify: classify,
+);
+
+fn last_insert_id(done: &SqliteQueryResult) -> Option<i64> {
+    Some(done.last_insert_rowid())
+}
+
+/// Maps SQLite extended result codes to error kinds.
+fn classify(error: &dyn SqlxDatabaseError) -> Classified {
+    let message = error.message();
+    let kind = match error.code().as_deref() {
+        Some("2067" | "1555") => ErrorKind::UniqueViolation,
+        Some("787") => ErrorKind::ForeignKeyViolation,
+        Some("275") => ErrorKind::CheckViolation,
+        Some("1299") => ErrorKind::NotNullViolation,
+        // SQLITE_BUSY and SQLITE_LOCKED with their extended codes: another connection holds
+        // the lock, and retrying the transaction may succeed.
+        Some("5" | "261" | "517" | "773" | "6" | "262") => ErrorKind::Deadlock,
+        _ => ErrorKind::OtherDatabase,
+    };
+    // Messages read `CHECK constraint failed: name` or `UNIQUE constraint failed: t.col`.
+    let detail = message
+        .split_once("constraint failed: ")
+        .map(|(_, rest)| rest);
+    let (constraint, table) = match (kind, detail) {
+        (ErrorKind::CheckViolation, Some(name)) => (Some(name.to_owned()), None),
+        (ErrorKind::UniqueViolation | ErrorKind::NotNullViolation, Some(columns)) => {
+            (None, columns.split('.').next().map(str::to_owned))
+        }
+        _ => (None, None),
+    };
+    Classified {
+        kind: Some(kind),
+        code: None,
+        constraint,
+        table,
+    }
+}
+
+struct SqliteRowReader<'a>(&'a SqliteRow);
+
+impl RowReader for SqliteRowReader<'_> {
+    common_row_reader_methods!();
+
+    fn read_u64(&self, index: usize) -> Result<Option<u64>> {
+        i64_to_u64(self.column_name(index), read_column!(self.0, index, i64)?)
+    }
+
+    fn read_decimal(&self, index: usize) -> Result<Option<rust_decimal::Decimal>> {
+        // covet writes decimals as text. A number written by other code is read as well.
+        match read_column!(self.0, index, String) {
+            Ok(text) => parse_decimal(self.column_name(index), text),
+            Err(text_error) => match read_column!(self.0, index, i64) {
+                Ok(number) => Ok(number.map(rust_decimal::Decimal::from)),
+                Err(_) => Err(text_error),
+            },
+        }
+    }
+
+    fn read_json(&self, index: usize) -> Result<Option<serde_json::Value>> {
+        let text = read_column!(self.0, index, String)?;
+        parse_json(self.column_name(index), text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_variables_reads_compile_option() {
+        let options = vec![String::from("MAX_VARIABLE_NUMBER=250000")];
+        assert_eq!(max_variables(&options, (3, 45)), 250_000);
+    }
+
+    #[test]
+    fn max_variables_defaults_by_version() {
+        assert_eq!(max_variables(&[], (3, 45)), DEFAULT_MAX_VARIABLES);
+        assert_eq!(max_variables(&[], (3, 31)), LEGACY_MAX_VARIABLES);
+    }
+}

@@ -1,0 +1,377 @@
+//! Pieces shared by the sqlx-based backends: value checks, row access and error mapping.
+
+use sea_query::{Value, Values};
+use sqlx::error::DatabaseError as SqlxDatabaseError;
+
+use crate::backend::Capabilities;
+use crate::error::{DatabaseError, Error, ErrorKind, Result};
+
+/// Rejects values this backend cannot store before they reach the driver, whose binding
+/// code would otherwise panic or wrap them.
+pub(crate) fn check_values(values: &Values, capabilities: &Capabilities) -> Result<()> {
+    for value in &values.0 {
+        if let Value::BigUnsigned(Some(number)) = value
+            && !capabilities.unsigned_64
+            && i64::try_from(*number).is_err()
+        {
+            return Err(Error::InvalidInput(format!(
+                "the u64 value {number} is above {} and this backend has no unsigned \
+                 64-bit column type; store it as Decimal or String instead",
+                i64::MAX
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What a backend read from one of its database errors. A `None` field falls back to what
+/// sqlx reports.
+#[derive(Debug, Default)]
+pub(crate) struct Classified {
+    pub(crate) kind: Option<ErrorKind>,
+    pub(crate) code: Option<String>,
+    pub(crate) constraint: Option<String>,
+    pub(crate) table: Option<String>,
+}
+
+impl Classified {
+    pub(crate) fn kind(kind: ErrorKind) -> Self {
+        Self {
+            kind: Some(kind),
+            ..Self::default()
+        }
+    }
+}
+
+/// Returns the text between the first `open` after `marker` and the next `close`, used to
+/// pull a constraint name out of a MySQL or SQLite message that has no separate field.
+pub(crate) fn between<'a>(
+    message: &'a str,
+    marker: &str,
+    open: char,
+    close: char,
+) -> Option<&'a str> {
+    let rest = &message[message.find(marker)? + marker.len()..];
+    let start = rest.find(open)? + open.len_utf8();
+    let end = start + rest[start..].find(close)?;
+    Some(&rest[start..end])
+}
+
+/// Classifies a driver error into a covet error. `classify` reads the backend's own error
+/// codes for database errors.
+pub(crate) fn map_sqlx_error(
+    backend: &'static str,
+    error: sqlx::Error,
+    classify: fn(&dyn SqlxDatabaseError) -> Classified,
+) -> Error {
+    match error {
+        sqlx::Error::Database(database) => {
+            let classified = classify(database.as_ref());
+            Error::Database(DatabaseError {
+                kind: classified.kind.unwrap_or(ErrorKind::OtherDatabase),
+                backend,
+                code: classified
+                    .code
+                    .or_else(|| database.code().map(|code| code.into_owned())),
+                constraint: classified
+                    .constraint
+                    .or_else(|| database.constraint().map(str::to_owned)),
+                table: classified
+                    .table
+                    .or_else(|| database.table().map(str::to_owned)),
+                message: database.message().to_owned(),
+            })
+        }
+        sqlx::Error::ColumnDecode { index, source } => Error::Decode {
+            column: index,
+            message: source.to_string(),
+        },
+        sqlx::Error::Decode(source) => Error::Decode {
+            column: String::from("?"),
+            message: source.to_string(),
+        },
+        sqlx::Error::ColumnNotFound(column) => Error::Decode {
+            column,
+            message: String::from("column not found in the result"),
+        },
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => Error::Connection {
+            backend,
+            source: Box::new(error),
+        },
+        sqlx::Error::PoolClosed => Error::PoolClosed,
+        sqlx::Error::Configuration(source) => Error::InvalidInput(source.to_string()),
+        other => Error::Driver(Box::new(other)),
+    }
+}
+
+/// Returns whether the error means the connection can no longer be trusted.
+pub(crate) fn breaks_connection(error: &Error) -> bool {
+    matches!(error, Error::Connection { .. })
+}
+
+/// Reads one column as `T`, naming the column in a decode error.
+macro_rules! read_column {
+    ($row:expr, $index:expr, $ty:ty) => {{
+        use sqlx::Row as _;
+        $row.try_get::<Option<$ty>, usize>($index).map_err(|error| {
+            let column = sqlx::Row::columns($row)
+                .get($index)
+                .map(|column| sqlx::Column::name(column).to_owned())
+                .unwrap_or_else(|| $index.to_string());
+            match error {
+                sqlx::Error::ColumnDecode { source, .. } => {
+                    $crate::error::Error::decode(&column, source)
+                }
+                other => $crate::error::Error::decode(&column, other),
+            }
+        })
+    }};
+}
+pub(crate) use read_column;
+
+/// Implements the [`RowReader`](crate::row::RowReader) methods that every sqlx backend
+/// reads the same way.
+macro_rules! common_row_reader_methods {
+    () => {
+        fn len(&self) -> usize {
+            sqlx::Row::len(self.0)
+        }
+
+        fn column_name(&self, index: usize) -> &str {
+            sqlx::Row::columns(self.0)
+                .get(index)
+                .map(sqlx::Column::name)
+                .unwrap_or("?")
+        }
+
+        fn is_null(&self, index: usize) -> $crate::error::Result<bool> {
+            use sqlx::{Row as _, ValueRef as _};
+            self.0
+                .try_get_raw(index)
+                .map(|value| value.is_null())
+                .map_err(|error| $crate::error::Error::decode(&index.to_string(), error))
+        }
+
+        fn read_bool(&self, index: usize) -> $crate::error::Result<Option<bool>> {
+            $crate::backend::support::read_column!(self.0, index, bool)
+        }
+
+        fn read_i16(&self, index: usize) -> $crate::error::Result<Option<i16>> {
+            $crate::backend::support::read_column!(self.0, index, i16)
+        }
+
+        fn read_i32(&self, index: usize) -> $crate::error::Result<Option<i32>> {
+            $crate::backend::support::read_column!(self.0, index, i32)
+        }
+
+        fn read_i64(&self, index: usize) -> $crate::error::Result<Option<i64>> {
+            $crate::backend::support::read_column!(self.0, index, i64)
+        }
+
+        fn read_f32(&self, index: usize) -> $crate::error::Result<Option<f32>> {
+            $crate::backend::support::read_column!(self.0, index, f32)
+        }
+
+        fn read_f64(&self, index: usize) -> $crate::error::Result<Option<f64>> {
+            $crate::backend::support::read_column!(self.0, index, f64)
+        }
+
+        fn read_string(&self, index: usize) -> $crate::error::Result<Option<String>> {
+            $crate::backend::support::read_column!(self.0, index, String)
+        }
+
+        fn read_bytes(&self, index: usize) -> $crate::error::Result<Option<Vec<u8>>> {
+            $crate::backend::support::read_column!(self.0, index, Vec<u8>)
+        }
+
+        fn read_datetime_utc(
+            &self,
+            index: usize,
+        ) -> $crate::error::Result<Option<chrono::DateTime<chrono::Utc>>> {
+            $crate::backend::support::read_column!(self.0, index, chrono::DateTime<chrono::Utc>)
+        }
+
+        fn read_naive_datetime(
+            &self,
+            index: usize,
+        ) -> $crate::error::Result<Option<chrono::NaiveDateTime>> {
+            $crate::backend::support::read_column!(self.0, index, chrono::NaiveDateTime)
+        }
+
+        fn read_date(&self, index: usize) -> $crate::error::Result<Option<chrono::NaiveDate>> {
+            $crate::backend::support::read_column!(self.0, index, chrono::NaiveDate)
+        }
+
+        fn read_uuid(&self, index: usize) -> $crate::error::Result<Option<uuid::Uuid>> {
+            $crate::backend::support::read_column!(self.0, index, uuid::Uuid)
+        }
+    };
+}
+pub(crate) use common_row_reader_methods;
+
+/// Converts an `i64` read from a signed column into the `u64` a field expects.
+pub(crate) fn i64_to_u64(column: &str, value: Option<i64>) -> Result<Option<u64>> {
+    value
+        .map(|number| {
+            u64::try_from(number).map_err(|_| {
+                Error::decode(column, format!("{number} is negative and cannot be a u64"))
+            })
+        })
+        .transpose()
+}
+
+/// Parses decimal text, keeping its scale, with a decode error on overflow.
+pub(crate) fn parse_decimal(
+    column: &str,
+    text: Option<String>,
+) -> Result<Option<rust_decimal::Decimal>> {
+    text.map(|text| {
+        text.trim()
+            .parse::<rust_decimal::Decimal>()
+            .map_err(|error| {
+                Error::decode(
+                    column,
+                    format!("`{text}` does not fit rust_decimal::Decimal: {error}"),
+                )
+            })
+    })
+    .transpose()
+}
+
+/// Parses JSON text.
+pub(crate) fn parse_json(column: &str, text: Option<String>) -> Result<Option<serde_json::Value>> {
+    text.map(|text| serde_json::from_str(&text).map_err(|error| Error::decode(column, error)))
+        .transpose()
+}
+
+/// Defines a [`BackendConnection`](crate::backend::BackendConnection) over one pooled sqlx
+/// connection type. The three built-in backends differ only in the types named here.
+macro_rules! sqlx_connection {
+    (
+        $name:ident,
+        options: $options:ty,
+        database: $database:ty,
+        row_reader: $reader:ident,
+        classify: $classify:path $(,)?
+    ) => {
+        /// A pooled connection of this backend.
+        pub(crate) struct $name {
+            conn: covet_pool::Pooled<covet_pool::sqlx_connector::SqlxConnector<$options>>,
+            system: &'static str,
+            capabilities: $crate::backend::Capabilities,
+        }
+
+        impl $name {
+            fn map_error(&mut self, error: sqlx::Error) -> $crate::error::Error {
+                let error = $crate::backend::support::map_sqlx_error(self.system, error, $classify);
+                if $crate::backend::support::breaks_connection(&error) {
+                    self.conn.mark_broken();
+                }
+                error
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::backend::BackendConnection for $name {
+            async fn execute(
+                &mut self,
+                sql: &str,
+                values: sea_query::Values,
+            ) -> $crate::error::Result<$crate::backend::ExecResult> {
+                $crate::backend::support::check_values(&values, &self.capabilities)?;
+                let query = sqlx::query_with::<$database, _>(
+                    sqlx::AssertSqlSafe(sql.to_owned()),
+                    sea_query_sqlx::SqlxValues(values),
+                );
+                match query.execute(&mut *self.conn).await {
+                    Ok(done) => Ok($crate::backend::ExecResult {
+                        rows_affected: done.rows_affected(),
+                        last_insert_id: last_insert_id(&done),
+                    }),
+                    Err(error) => Err(self.map_error(error)),
+                }
+            }
+
+            async fn fetch(
+                &mut self,
+                sql: &str,
+                values: sea_query::Values,
+                sink: &mut $crate::backend::RowSink<'_>,
+            ) -> $crate::error::Result<u64> {
+                use futures_util::TryStreamExt as _;
+
+                $crate::backend::support::check_values(&values, &self.capabilities)?;
+                let query = sqlx::query_with::<$database, _>(
+                    sqlx::AssertSqlSafe(sql.to_owned()),
+                    sea_query_sqlx::SqlxValues(values),
+                );
+                let mut rows = 0u64;
+                let mut sink_error = None;
+                let outcome = {
+                    let mut stream = query.fetch(&mut *self.conn);
+                    loop {
+                        match stream.try_next().await {
+                            Ok(Some(row)) => {
+                                rows += 1;
+                                if let Err(error) = sink(&$reader(&row)) {
+                                    sink_error = Some(error);
+                                    break Ok(());
+                                }
+                            }
+                            Ok(None) => break Ok(()),
+                            Err(error) => break Err(error),
+                        }
+                    }
+                };
+                if let Err(error) = outcome {
+                    return Err(self.map_error(error));
+                }
+                match sink_error {
+                    Some(error) => Err(error),
+                    None => Ok(rows),
+                }
+            }
+
+            async fn begin(&mut self) -> $crate::error::Result<()> {
+                use sqlx_core::transaction::TransactionManager as _;
+                let result =
+                    <$database as sqlx::Database>::TransactionManager::begin(&mut *self.conn, None)
+                        .await;
+                result.map_err(|error| self.map_error(error))
+            }
+
+            async fn commit(&mut self) -> $crate::error::Result<()> {
+                use sqlx_core::transaction::TransactionManager as _;
+                let result =
+                    <$database as sqlx::Database>::TransactionManager::commit(&mut *self.conn)
+                        .await;
+                result.map_err(|error| self.map_error(error))
+            }
+
+            async fn rollback(&mut self) -> $crate::error::Result<()> {
+                use sqlx_core::transaction::TransactionManager as _;
+                let result =
+                    <$database as sqlx::Database>::TransactionManager::rollback(&mut *self.conn)
+                        .await;
+                result.map_err(|error| self.map_error(error))
+            }
+
+            fn start_rollback(&mut self) {
+                use sqlx_core::transaction::TransactionManager as _;
+                <$database as sqlx::Database>::TransactionManager::start_rollback(&mut *self.conn);
+            }
+
+            fn transaction_depth(&self) -> usize {
+                use sqlx_core::transaction::TransactionManager as _;
+                <$database as sqlx::Database>::TransactionManager::get_transaction_depth(
+                    &*self.conn,
+                )
+            }
+        }
+    };
+}
+pub(crate) use sqlx_connection;

@@ -1,0 +1,277 @@
+//! The [`Database`] handle that application code passes around.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use covet_pool::{PoolConfig, PoolError, PoolStatus};
+use sqlx::error::DatabaseError as SqlxDatabaseError;
+
+use crate::backend::support::Classified;
+use crate::backend::{Backend, ExecResult, RowSink, Statement};
+use crate::error::{Error, Result, redact_url};
+use crate::executor::Executor;
+use crate::trace::{Outcome, traced};
+use crate::transaction::Transaction;
+
+/// A database: one backend and its connection pool, opened from a URL.
+///
+/// Cloning is cheap and shares the pool. The URL's scheme picks the backend:
+///
+/// | URL | backend |
+/// |---|---|
+/// | `sqlite::memory:`, `sqlite:app.db`, `sqlite:///abs/app.db` | SQLite (a missing file is created) |
+/// | `postgres://user@host/db`, `postgresql://...` | PostgreSQL |
+/// | `mysql://user@host/db`, `mariadb://...` | MySQL or MariaDB |
+#[derive(Clone)]
+pub struct Database {
+    backend: Arc<dyn Backend>,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// Pool settings for [`Database::connect_with`].
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    pool: PoolConfig,
+}
+
+impl ConnectOptions {
+    /// Creates the default options: 10 connections, 30 s acquire timeout, 10 s connect
+    /// timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the maximum number of pooled connections.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.pool = self.pool.max_size(max);
+        self
+    }
+
+    /// Sets how long a statement waits for a free connection before failing with
+    /// [`Error::PoolTimeout`].
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.pool = self.pool.acquire_timeout(timeout);
+        self
+    }
+
+    /// Sets how long opening one connection may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.pool = self.pool.connect_timeout(timeout);
+        self
+    }
+}
+
+impl Database {
+    /// Opens a database from a URL with default pool settings, and checks that a connection
+    /// can be made.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for an unknown scheme or a malformed URL, and
+    /// [`Error::Connection`] when the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// Opens a database from a URL with the given pool settings.
+    ///
+    /// # Errors
+    ///
+    /// As for [`connect`](Self::connect).
+    pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Self> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        let backend: Arc<dyn Backend> = match scheme {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => {
+                Arc::new(crate::backend::sqlite::SqliteBackend::connect(url, options.pool).await?)
+            }
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => Arc::new(
+                crate::backend::postgres::PostgresBackend::connect(url, options.pool).await?,
+            ),
+            #[cfg(feature = "mysql")]
+            "mysql" | "mariadb" => {
+                Arc::new(crate::backend::mysql::MySqlBackend::connect(url, options.pool).await?)
+            }
+            #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
+                return Err(Error::InvalidUrl {
+                    url: redact_url(url),
+                    reason: format!(
+                        "covet was built without the backend for `{scheme}`; enable its \
+                         cargo feature (`sqlite`, `postgres` or `mysql`)"
+                    ),
+                });
+            }
+            _ => {
+                return Err(Error::InvalidUrl {
+                    url: redact_url(url),
+                    reason: String::from(
+                        "unknown scheme; use sqlite:, postgres://, postgresql://, mysql:// \
+                         or mariadb://",
+                    ),
+                });
+            }
+        };
+        Ok(Self { backend })
+    }
+
+    /// Wraps a backend built by other code, such as a custom [`Backend`] implementation.
+    pub fn from_backend(backend: impl Backend) -> Self {
+        Self {
+            backend: Arc::new(backend),
+        }
+    }
+
+    /// Begins a transaction on a connection held until it ends.
+    ///
+    /// # Errors
+    ///
+    /// Pool and connection errors, and the database's error for `BEGIN`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes returns the connection to the pool, which
+    /// rolls back a transaction that was begun.
+    pub async fn begin(&self) -> Result<Transaction> {
+        Transaction::begin_on(Arc::clone(&self.backend)).await
+    }
+
+    /// Runs `body` in a transaction that commits when it returns `Ok` and rolls back when
+    /// it returns `Err`. The closure receives a handle to the transaction.
+    ///
+    /// ```no_run
+    /// # async fn demo(db: covet::Database) -> covet::Result<()> {
+    /// let count = db
+    ///     .transaction(|tx| async move {
+    ///         covet::raw("DELETE FROM sessions").execute(&tx).await?;
+    ///         Ok::<_, covet::Error>(1)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The closure's error, after rolling back, or the error of `BEGIN` or `COMMIT`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future rolls the transaction back.
+    pub async fn transaction<T, E, F, Fut>(&self, body: F) -> Result<T, E>
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let tx = self.begin().await?;
+        tx.run(body).await
+    }
+
+    /// Returns the backend.
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// Returns the pool's counts.
+    pub fn pool_status(&self) -> PoolStatus {
+        self.backend.pool_status()
+    }
+
+    /// Closes the pool. Later statements fail with [`Error::PoolClosed`].
+    pub fn close(&self) {
+        self.backend.close();
+    }
+}
+
+#[async_trait]
+impl Executor for Database {
+    fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
+        let backend = self.backend.as_ref();
+        traced(
+            backend,
+            &statement,
+            |done: &ExecResult| Outcome::Affected(done.rows_affected),
+            async {
+                let mut conn = backend.acquire().await?;
+                conn.execute(&statement.sql, statement.values.clone()).await
+            },
+        )
+        .await
+    }
+
+    async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        let backend = self.backend.as_ref();
+        traced(
+            backend,
+            &statement,
+            |rows: &u64| Outcome::Returned(*rows),
+            async {
+                let mut conn = backend.acquire().await?;
+                conn.fetch(&statement.sql, statement.values.clone(), sink)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn begin(&self) -> Result<Transaction> {
+        Database::begin(self).await
+    }
+}
+
+/// Maps a pool error to a covet error.
+pub(crate) fn map_pool_error(
+    backend: &'static str,
+    error: PoolError<sqlx::Error>,
+    classify: fn(&dyn SqlxDatabaseError) -> Classified,
+) -> Error {
+    match error {
+        PoolError::AcquireTimeout { waited, status } => Error::PoolTimeout { waited, status },
+        PoolError::ConnectTimeout { .. } => Error::Connection {
+            backend,
+            source: Box::new(error),
+        },
+        PoolError::Connect(source) => {
+            match crate::backend::support::map_sqlx_error(backend, source, classify) {
+                // Any failure while connecting, authentication included, is a connection error.
+                Error::Database(database) => Error::Connection {
+                    backend,
+                    source: Box::new(database),
+                },
+                other @ Error::Connection { .. } => other,
+                other => Error::Connection {
+                    backend,
+                    source: Box::new(other),
+                },
+            }
+        }
+        PoolError::Closed => Error::PoolClosed,
+        _ => Error::PoolClosed,
+    }
+}
+
+/// Removes the password of `url` from a driver message, in case the driver quoted it.
+pub(crate) fn scrub(message: &str, url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => match parsed.password() {
+            Some(password) if !password.is_empty() => message.replace(password, "***"),
+            _ => message.to_owned(),
+        },
+        Err(_) => message.to_owned(),
+    }
+}

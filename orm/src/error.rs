@@ -1,0 +1,261 @@
+//! The one error type every covet operation returns.
+
+use std::fmt;
+use std::time::Duration;
+
+use covet_pool::PoolStatus;
+
+/// The result type of covet operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error from a covet operation.
+///
+/// Match on [`Error::kind`] for the class of failure, and use [`Error::constraint`],
+/// [`Error::code`] and [`Error::table`] for details, so that callers never parse messages.
+/// No message contains a password from the database URL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A lookup that had to find a row found none.
+    #[error("{entity} not found where {detail}")]
+    NotFound {
+        /// The model or table that was searched.
+        entity: &'static str,
+        /// The condition that matched no row, without bind values.
+        detail: String,
+    },
+    /// The database rejected a statement.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// No pooled connection became free in time.
+    #[error(
+        "timed out after {waited:?} waiting for a database connection ({status}); \
+         raise the pool's max size or acquire timeout, or hold connections for less time"
+    )]
+    PoolTimeout {
+        /// How long the caller waited.
+        waited: Duration,
+        /// The pool's counts when the wait gave up.
+        status: PoolStatus,
+    },
+    /// Opening or using a connection failed at the network or protocol level.
+    #[error("connection to the {backend} database failed")]
+    Connection {
+        /// The backend's `db.system.name`, such as `postgresql`.
+        backend: &'static str,
+        /// The driver error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A column's value could not be read into its Rust type.
+    #[error("failed to decode column `{column}`: {message}")]
+    Decode {
+        /// The column name.
+        column: String,
+        /// What was wrong with the value.
+        message: String,
+    },
+    /// A value or argument is invalid. The message names the value and the fix.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The database URL could not be used. The URL in the message has its password removed.
+    #[error("invalid database URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL with any password replaced by `***`.
+        url: String,
+        /// Why it was rejected and what to write instead.
+        reason: String,
+    },
+    /// The backend lacks a capability the operation needs.
+    #[error("{backend} does not support {feature}")]
+    Unsupported {
+        /// The backend's `db.system.name`.
+        backend: &'static str,
+        /// The missing capability.
+        feature: &'static str,
+    },
+    /// The pool was closed.
+    #[error("the connection pool is closed")]
+    PoolClosed,
+    /// Any other driver error.
+    #[error("database driver error")]
+    Driver(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The class of an [`Error`], for matching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// See [`Error::NotFound`].
+    NotFound,
+    /// A unique or primary key constraint was violated.
+    UniqueViolation,
+    /// A foreign key constraint was violated.
+    ForeignKeyViolation,
+    /// A check constraint was violated.
+    CheckViolation,
+    /// A NOT NULL constraint was violated.
+    NotNullViolation,
+    /// The transaction could not be serialized and may succeed if retried.
+    SerializationFailure,
+    /// The transaction was chosen as a deadlock victim, or a lock wait timed out. Retryable.
+    Deadlock,
+    /// Any other error reported by the database.
+    OtherDatabase,
+    /// See [`Error::PoolTimeout`].
+    PoolTimeout,
+    /// See [`Error::Connection`].
+    Connection,
+    /// See [`Error::Decode`].
+    Decode,
+    /// See [`Error::InvalidInput`] and [`Error::InvalidUrl`].
+    InvalidInput,
+    /// See [`Error::Unsupported`].
+    Unsupported,
+    /// See [`Error::PoolClosed`].
+    PoolClosed,
+    /// See [`Error::Driver`].
+    Driver,
+}
+
+impl Error {
+    /// Returns the class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Database(error) => error.kind,
+            Error::PoolTimeout { .. } => ErrorKind::PoolTimeout,
+            Error::Connection { .. } => ErrorKind::Connection,
+            Error::Decode { .. } => ErrorKind::Decode,
+            Error::InvalidInput(_) | Error::InvalidUrl { .. } => ErrorKind::InvalidInput,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::PoolClosed => ErrorKind::PoolClosed,
+            Error::Driver(_) => ErrorKind::Driver,
+        }
+    }
+
+    /// Returns the violated constraint's name, where the database reports it.
+    pub fn constraint(&self) -> Option<&str> {
+        self.as_database()
+            .and_then(|error| error.constraint.as_deref())
+    }
+
+    /// Returns the database's error code (SQLSTATE on PostgreSQL, the error number on MySQL,
+    /// the extended result code on SQLite).
+    pub fn code(&self) -> Option<&str> {
+        self.as_database().and_then(|error| error.code.as_deref())
+    }
+
+    /// Returns the table the database named in the error, where it names one.
+    pub fn table(&self) -> Option<&str> {
+        self.as_database().and_then(|error| error.table.as_deref())
+    }
+
+    /// Returns whether running the same transaction again may succeed: serialization
+    /// failures and deadlocks.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind(),
+            ErrorKind::SerializationFailure | ErrorKind::Deadlock
+        )
+    }
+
+    /// Returns the database error, if the database rejected the statement.
+    pub fn as_database(&self) -> Option<&DatabaseError> {
+        match self {
+            Error::Database(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn decode(column: &str, message: impl fmt::Display) -> Self {
+        Error::Decode {
+            column: column.to_owned(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// An error the database returned for a statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DatabaseError {
+    /// The class of the error.
+    pub kind: ErrorKind,
+    /// The backend's `db.system.name`.
+    pub backend: &'static str,
+    /// The database's error code.
+    pub code: Option<String>,
+    /// The violated constraint's name, where reported.
+    pub constraint: Option<String>,
+    /// The table named by the database, where reported.
+    pub table: Option<String>,
+    /// The database's message.
+    pub message: String,
+}
+
+impl fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let class = match self.kind {
+            ErrorKind::UniqueViolation => "unique constraint violated",
+            ErrorKind::ForeignKeyViolation => "foreign key constraint violated",
+            ErrorKind::CheckViolation => "check constraint violated",
+            ErrorKind::NotNullViolation => "not-null constraint violated",
+            ErrorKind::SerializationFailure => "serialization failure, retry the transaction",
+            ErrorKind::Deadlock => "deadlock or lock timeout, retry the transaction",
+            _ => "statement failed",
+        };
+        write!(f, "{} {class}", self.backend)?;
+        if let Some(constraint) = &self.constraint {
+            write!(f, " (constraint `{constraint}`)")?;
+        }
+        if let Some(code) = &self.code {
+            write!(f, " [code {code}]")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for DatabaseError {}
+
+/// Replaces the password in a database URL with `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // An unparsable URL may still hold `user:secret@host`. Cut everything between the
+        // scheme and the last `@` so that no part of a password survives.
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                format!("{}://***{}", &url[..scheme_end], &url[at..])
+            }
+            _ => url.to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_password() {
+        let redacted = redact_url("postgres://app:s3cret@db.example:5432/prod");
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+        assert!(redacted.contains("app:***@db.example"), "{redacted}");
+    }
+
+    #[test]
+    fn redact_url_unparsable_hides_password() {
+        let redacted = redact_url("postgres://app:s3cret@db example/prod");
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+    }
+
+    #[test]
+    fn redact_url_without_password_is_unchanged() {
+        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+    }
+}

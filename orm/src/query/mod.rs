@@ -1,0 +1,50 @@
+//! Query builders: SELECT, UPDATE, DELETE and upserts over a model's table.
+//!
+//! Each builder produces a sea-query statement that the backend renders in its own
+//! dialect. Values are always bind parameters. For `User::query().filter(User::AGE.ge(18))`
+//! the backends receive:
+//!
+//! | backend | SQL |
+//! |---|---|
+//! | PostgreSQL | `SELECT "users"."id", ... FROM "users" WHERE "users"."age" >= $1` |
+//! | MySQL | ``SELECT `users`.`id`, ... FROM `users` WHERE `users`.`age` >= ?`` |
+//! | SQLite | `SELECT "users"."id", ... FROM "users" WHERE "users"."age" >= ?` |
+
+mod delete;
+mod select;
+mod update;
+mod upsert;
+pub(crate) mod write;
+
+pub use self::delete::Delete;
+pub use self::select::Select;
+pub use self::update::Update;
+pub use self::upsert::{Upsert, UpsertResult};
+
+use sea_query::{Expr, ExprTrait};
+
+use crate::backend::{QueryStatement, Statement};
+use crate::executor::Executor;
+use crate::filter::Filter;
+use crate::model::Model;
+
+/// Returns the filter matching the row with primary key `key`.
+pub(crate) fn key_filter<M: Model>(key: &M::PrimaryKey) -> Filter {
+    let values = M::key_values(key);
+    let key_columns = M::COLUMNS.iter().filter(|column| column.primary_key);
+    let filters = key_columns
+        .zip(values)
+        .map(|(column, value)| Filter::from_expr(Expr::col((M::TABLE, column.name)).eq(value)));
+    Filter::all_of(filters)
+}
+
+/// Renders a statement for the executor's backend.
+pub(crate) fn render<E: Executor + ?Sized>(
+    db: &E,
+    statement: QueryStatement<'_>,
+    operation: &'static str,
+    table: &'static str,
+) -> Statement {
+    let (sql, values) = db.backend().render(&statement);
+    Statement::new(sql, values, operation).collection(table)
+}

@@ -1,0 +1,235 @@
+use std::fmt;
+use std::marker::PhantomData;
+
+use sea_query::{Alias, Expr, Order, Query, SelectStatement};
+
+use crate::backend::QueryStatement;
+use crate::column::ColumnRef;
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::filter::Filter;
+use crate::model::Model;
+use crate::query::{key_filter, render};
+
+/// A SELECT over the table of model `M`, built with [`Model::query`].
+pub struct Select<M> {
+    filter: Option<Filter>,
+    order: Vec<(&'static str, Order)>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    _marker: PhantomData<fn() -> M>,
+}
+
+impl<M> fmt::Debug for Select<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Select")
+            .field("filter", &self.filter)
+            .field("order", &self.order)
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+impl<M: Model> Default for Select<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> Select<M> {
+    /// Creates a query that matches every row.
+    pub fn new() -> Self {
+        Self {
+            filter: None,
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            _marker: PhantomData,
+        }
+    }
+
+    pub(crate) fn by_key(key: &M::PrimaryKey) -> Self {
+        Self::new().filter(key_filter::<M>(key))
+    }
+
+    /// Keeps only rows matching `filter`. Calling it again adds another condition, joined
+    /// with AND.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(match self.filter.take() {
+            Some(existing) => existing.and(filter),
+            None => filter,
+        });
+        self
+    }
+
+    /// Sorts by `column`. Calls add sort keys in order.
+    pub fn order_by(mut self, column: impl Into<ColumnRef<M>>, order: Order) -> Self {
+        self.order.push((column.into().name(), order));
+        self
+    }
+
+    /// Sorts by `column`, ascending.
+    pub fn order_by_asc(self, column: impl Into<ColumnRef<M>>) -> Self {
+        self.order_by(column, Order::Asc)
+    }
+
+    /// Sorts by `column`, descending.
+    pub fn order_by_desc(self, column: impl Into<ColumnRef<M>>) -> Self {
+        self.order_by(column, Order::Desc)
+    }
+
+    /// Sorts by a column named at run time, such as a sort key from a request. The name is
+    /// checked against the model's columns, never written into SQL unchecked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the value and listing the valid columns.
+    pub fn order_by_name(self, name: &str, order: Order) -> Result<Self> {
+        let column = ColumnRef::<M>::by_name(name)?;
+        Ok(self.order_by(column, order))
+    }
+
+    /// Returns at most `limit` rows.
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Skips the first `offset` rows.
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+
+    /// Returns the SELECT statement this query runs.
+    pub fn statement(&self) -> SelectStatement {
+        let mut select = Query::select();
+        for column in M::COLUMNS {
+            select.column((M::TABLE, column.name));
+        }
+        select.from(M::TABLE);
+        self.apply_clauses(&mut select);
+        select
+    }
+
+    fn apply_clauses(&self, select: &mut SelectStatement) {
+        if let Some(filter) = &self.filter {
+            select.cond_where(filter.clone().into_condition());
+        }
+        for (column, order) in &self.order {
+            select.order_by((M::TABLE, *column), order.clone());
+        }
+        match (self.limit, self.offset) {
+            (Some(limit), _) => {
+                select.limit(limit);
+            }
+            // MySQL and SQLite accept OFFSET only after a LIMIT.
+            (None, Some(_)) => {
+                select.limit(i64::MAX.unsigned_abs());
+            }
+            (None, None) => {}
+        }
+        if let Some(offset) = self.offset {
+            select.offset(offset);
+        }
+    }
+
+    /// Returns every matching row.
+    ///
+    /// # Errors
+    ///
+    /// Connection, pool and decode errors.
+    pub async fn all<E: Executor + ?Sized>(self, db: &E) -> Result<Vec<M>> {
+        let statement = render(
+            db,
+            QueryStatement::Select(&self.statement()),
+            "SELECT",
+            M::TABLE,
+        );
+        let mut rows = Vec::new();
+        db.fetch(statement, &mut |row| {
+            rows.push(M::decode(row, 0)?);
+            Ok(())
+        })
+        .await?;
+        Ok(rows)
+    }
+
+    /// Returns the first matching row, or `None`. Adds `LIMIT 1` unless a limit is set.
+    ///
+    /// # Errors
+    ///
+    /// Connection, pool and decode errors.
+    pub async fn optional<E: Executor + ?Sized>(mut self, db: &E) -> Result<Option<M>> {
+        if self.limit.is_none() {
+            self.limit = Some(1);
+        }
+        Ok(self.all(db).await?.into_iter().next())
+    }
+
+    /// Returns the first matching row. Adds `LIMIT 1` unless a limit is set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when no row matches, and connection, pool and decode errors.
+    pub async fn one<E: Executor + ?Sized>(self, db: &E) -> Result<M> {
+        let detail = match &self.filter {
+            Some(_) => String::from("the query's filter matched no row"),
+            None => String::from("the table is empty"),
+        };
+        self.optional(db).await?.ok_or(Error::NotFound {
+            entity: M::TABLE,
+            detail,
+        })
+    }
+
+    /// Returns the number of matching rows. Sorting is ignored; a limit or offset is
+    /// applied before counting.
+    ///
+    /// # Errors
+    ///
+    /// Connection and pool errors.
+    pub async fn count<E: Executor + ?Sized>(self, db: &E) -> Result<u64> {
+        let mut inner = Query::select();
+        inner.expr(Expr::cust("1")).from(M::TABLE);
+        let unordered = Select::<M> {
+            order: Vec::new(),
+            ..self
+        };
+        unordered.apply_clauses(&mut inner);
+        let mut outer = Query::select();
+        outer
+            .expr(Expr::cust("COUNT(*)"))
+            .from_subquery(inner, Alias::new("covet_count"));
+        let statement = render(db, QueryStatement::Select(&outer), "SELECT", M::TABLE);
+        let mut count = 0i64;
+        db.fetch(statement, &mut |row| {
+            count = row.read_i64(0)?.unwrap_or(0);
+            Ok(())
+        })
+        .await?;
+        Ok(count.unsigned_abs())
+    }
+
+    /// Returns whether any row matches.
+    ///
+    /// # Errors
+    ///
+    /// Connection and pool errors.
+    pub async fn exists<E: Executor + ?Sized>(self, db: &E) -> Result<bool> {
+        let mut select = Query::select();
+        select.expr(Expr::cust("1")).from(M::TABLE);
+        let probe = Select::<M> {
+            filter: self.filter,
+            order: Vec::new(),
+            limit: Some(1),
+            offset: self.offset,
+            _marker: PhantomData,
+        };
+        probe.apply_clauses(&mut select);
+        let statement = render(db, QueryStatement::Select(&select), "SELECT", M::TABLE);
+        let rows = db.fetch(statement, &mut |_| Ok(())).await?;
+        Ok(rows > 0)
+    }
+}

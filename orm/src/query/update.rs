@@ -1,0 +1,88 @@
+use std::fmt;
+use std::marker::PhantomData;
+
+use sea_query::{Query, Value};
+
+use crate::backend::QueryStatement;
+use crate::column::Column;
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::filter::Filter;
+use crate::model::Model;
+use crate::query::render;
+use crate::value::{Field, ValueOf};
+
+/// An UPDATE of chosen columns over the rows of model `M` that match a filter, built with
+/// [`Model::update_many`].
+pub struct Update<M> {
+    assignments: Vec<(&'static str, Value)>,
+    filter: Option<Filter>,
+    _marker: PhantomData<fn() -> M>,
+}
+
+impl<M> fmt::Debug for Update<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let columns: Vec<&str> = self.assignments.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("Update")
+            .field("columns", &columns)
+            .field("filter", &self.filter)
+            .finish()
+    }
+}
+
+impl<M: Model> Default for Update<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> Update<M> {
+    /// Creates an UPDATE that sets nothing yet.
+    pub fn new() -> Self {
+        Self {
+            assignments: Vec::new(),
+            filter: None,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Sets `column` to `value` in every matching row.
+    pub fn set<T: Field>(mut self, column: Column<M, T>, value: impl ValueOf<T>) -> Self {
+        self.assignments.push((column.name(), value.into_value()));
+        self
+    }
+
+    /// Updates only rows matching `filter`. Calling it again adds a condition with AND.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(match self.filter.take() {
+            Some(existing) => existing.and(filter),
+            None => filter,
+        });
+        self
+    }
+
+    /// Runs the UPDATE and returns the number of rows it matched.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when no column was set, constraint violations, and
+    /// connection and pool errors.
+    pub async fn exec<E: Executor + ?Sized>(self, db: &E) -> Result<u64> {
+        if self.assignments.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "the UPDATE of `{}` sets no column; call .set(column, value) first",
+                M::TABLE
+            )));
+        }
+        let mut update = Query::update();
+        update.table(M::TABLE);
+        for (column, value) in self.assignments {
+            update.value(column, value);
+        }
+        if let Some(filter) = self.filter {
+            update.cond_where(filter.into_condition());
+        }
+        let statement = render(db, QueryStatement::Update(&update), "UPDATE", M::TABLE);
+        Ok(db.execute(statement).await?.rows_affected)
+    }
+}

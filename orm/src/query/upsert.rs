@@ -1,0 +1,226 @@
+use std::fmt;
+
+use sea_query::{Expr, OnConflict};
+
+use crate::backend::{QueryStatement, Statement, UpsertStyle};
+use crate::column::ColumnRef;
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::model::Model;
+use crate::query::render;
+use crate::query::write::{common_columns, insert_statement, rows_per_statement};
+
+/// The MySQL session variable that counts conflicting rows of a DO NOTHING upsert.
+const CONFLICT_COUNTER: &str = "@covet_upsert_conflicts";
+
+/// What an upsert does with a row whose key already exists.
+enum Action<M> {
+    Nothing,
+    Update(Vec<ColumnRef<M>>),
+}
+
+/// An insert that resolves key conflicts, built with [`Model::upsert`].
+///
+/// Choose the conflict target with [`on_columns`](Self::on_columns) (the primary key by
+/// default), then the action with [`do_nothing`](Self::do_nothing) or
+/// [`do_update`](Self::do_update). A conflict is a normal outcome, counted in
+/// [`UpsertResult`], never an error.
+///
+/// On MySQL and MariaDB, `ON DUPLICATE KEY UPDATE` reacts to a conflict on any unique key of
+/// the table, whatever the target.
+pub struct Upsert<'a, M> {
+    rows: &'a [M],
+    target: Vec<ColumnRef<M>>,
+    action: Action<M>,
+}
+
+impl<M> fmt::Debug for Upsert<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upsert")
+            .field("rows", &self.rows.len())
+            .field("target", &self.target)
+            .field("do_nothing", &matches!(self.action, Action::Nothing))
+            .finish()
+    }
+}
+
+/// The outcome of an upsert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpsertResult {
+    /// Rows passed to the upsert.
+    pub rows: u64,
+    /// Rows inserted. Known for DO NOTHING; `None` for DO UPDATE, whose row counts do not
+    /// tell inserts from updates on every backend.
+    pub inserted: Option<u64>,
+    /// Rows skipped because their key existed. Known for DO NOTHING; `None` for DO UPDATE.
+    pub conflicted: Option<u64>,
+}
+
+impl<'a, M: Model> Upsert<'a, M> {
+    pub(crate) fn new(rows: &'a [M]) -> Self {
+        Self {
+            rows,
+            target: Vec::new(),
+            action: Action::Nothing,
+        }
+    }
+
+    /// Sets the columns whose conflict triggers the action, such as a unique `email`. They
+    /// need a unique constraint or index of their own.
+    pub fn on_columns(mut self, columns: impl IntoIterator<Item = ColumnRef<M>>) -> Self {
+        self.target = columns.into_iter().collect();
+        self
+    }
+
+    /// Skips conflicting rows.
+    pub fn do_nothing(mut self) -> Self {
+        self.action = Action::Nothing;
+        self
+    }
+
+    /// Updates the chosen columns of the existing row with the new row's values.
+    pub fn do_update(mut self, columns: impl IntoIterator<Item = ColumnRef<M>>) -> Self {
+        self.action = Action::Update(columns.into_iter().collect());
+        self
+    }
+
+    /// Updates every column outside the conflict target.
+    pub fn do_update_all(mut self) -> Self {
+        self.action = Action::Update(Vec::new());
+        self
+    }
+
+    /// Runs the upsert, in one transaction (a savepoint inside a transaction) when it needs
+    /// more than one statement.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an update that names no column, violations of other
+    /// constraints, and connection and pool errors.
+    pub async fn exec<E: Executor + ?Sized>(self, db: &E) -> Result<UpsertResult> {
+        let rows = self.rows.len() as u64;
+        if self.rows.is_empty() {
+            return Ok(UpsertResult {
+                rows,
+                inserted: Some(0),
+                conflicted: Some(0),
+            });
+        }
+        let columns = common_columns(self.rows)?;
+        let on_conflict = self.on_conflict(db)?;
+        let chunk_size = rows_per_statement(db, columns.len());
+        let tx = db.begin().await?;
+        let counts_conflicts = self.counts_conflicts(db);
+        if counts_conflicts {
+            tx.execute(Statement::new(
+                format!("SET {CONFLICT_COUNTER} = 0"),
+                sea_query::Values(Vec::new()),
+                "SET",
+            ))
+            .await?;
+        }
+        let mut affected = 0;
+        for chunk in self.rows.chunks(chunk_size) {
+            let mut insert = insert_statement(chunk, &columns)?;
+            insert.on_conflict(on_conflict.clone());
+            let statement = render(&tx, QueryStatement::Insert(&insert), "INSERT", M::TABLE);
+            affected += tx.execute(statement).await?.rows_affected;
+        }
+        let result = match (&self.action, counts_conflicts) {
+            (Action::Nothing, true) => {
+                let conflicted = read_counter(&tx).await?;
+                UpsertResult {
+                    rows,
+                    inserted: Some(rows.saturating_sub(conflicted)),
+                    conflicted: Some(conflicted),
+                }
+            }
+            (Action::Nothing, false) => UpsertResult {
+                rows,
+                inserted: Some(affected),
+                conflicted: Some(rows.saturating_sub(affected)),
+            },
+            (Action::Update(_), _) => UpsertResult {
+                rows,
+                inserted: None,
+                conflicted: None,
+            },
+        };
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    fn counts_conflicts<E: Executor + ?Sized>(&self, db: &E) -> bool {
+        matches!(self.action, Action::Nothing)
+            && db.backend().capabilities().upsert == UpsertStyle::OnDuplicateKey
+    }
+
+    fn target_names(&self) -> Vec<&'static str> {
+        if self.target.is_empty() {
+            M::COLUMNS
+                .iter()
+                .filter(|column| column.primary_key)
+                .map(|column| column.name)
+                .collect()
+        } else {
+            self.target.iter().map(ColumnRef::name).collect()
+        }
+    }
+
+    fn on_conflict<E: Executor + ?Sized>(&self, db: &E) -> Result<OnConflict> {
+        let target = self.target_names();
+        let mut on_conflict = OnConflict::columns(target.clone());
+        match &self.action {
+            Action::Nothing if self.counts_conflicts(db) => {
+                // MySQL has no DO NOTHING, and with CLIENT_FOUND_ROWS (sqlx's default) an
+                // unchanged row counts as affected. Assigning a key column to itself while
+                // counting in a session variable skips the row and records the conflict.
+                let column = target[0];
+                let quoted = format!("`{}`", column.replace('`', "``"));
+                let counting = format!(
+                    "IF(({CONFLICT_COUNTER} := {CONFLICT_COUNTER} + 1) > 0, {quoted}, {quoted})"
+                );
+                on_conflict.value(column, Expr::cust(counting));
+            }
+            Action::Nothing => {
+                on_conflict.do_nothing();
+            }
+            Action::Update(chosen) => {
+                let columns: Vec<&'static str> = if chosen.is_empty() {
+                    M::COLUMNS
+                        .iter()
+                        .map(|column| column.name)
+                        .filter(|name| !target.contains(name))
+                        .collect()
+                } else {
+                    chosen.iter().map(ColumnRef::name).collect()
+                };
+                if columns.is_empty() {
+                    return Err(Error::InvalidInput(format!(
+                        "the upsert into `{}` has no column to update outside its conflict \
+                         target; use do_nothing() instead",
+                        M::TABLE
+                    )));
+                }
+                on_conflict.update_columns(columns);
+            }
+        }
+        Ok(on_conflict)
+    }
+}
+
+async fn read_counter<E: Executor + ?Sized>(db: &E) -> Result<u64> {
+    let statement = Statement::new(
+        format!("SELECT CAST({CONFLICT_COUNTER} AS SIGNED)"),
+        sea_query::Values(Vec::new()),
+        "SELECT",
+    );
+    let mut conflicted = 0i64;
+    db.fetch(statement, &mut |row| {
+        conflicted = row.read_i64(0)?.unwrap_or(0);
+        Ok(())
+    })
+    .await?;
+    Ok(conflicted.unsigned_abs())
+}

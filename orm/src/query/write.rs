@@ -1,0 +1,207 @@
+//! Inserts and key-based updates of model rows.
+
+use sea_query::{Expr, InsertStatement, Query, SimpleExpr, Value};
+
+use crate::backend::QueryStatement;
+use crate::column::ColumnRef;
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::model::Model;
+use crate::query::{Select, key_filter, render};
+
+/// The columns an insert writes: all but generated columns left unset.
+pub(crate) fn insert_columns<M: Model>(row: &M) -> Vec<usize> {
+    (0..M::COLUMNS.len())
+        .filter(|&index| !(M::COLUMNS[index].generated && row.is_unset(index)))
+        .collect()
+}
+
+/// Checks that every row sets the same columns as the first, so that one column list fits
+/// all of them.
+pub(crate) fn common_columns<M: Model>(rows: &[M]) -> Result<Vec<usize>> {
+    let columns = insert_columns(&rows[0]);
+    if let Some(position) = rows.iter().position(|row| insert_columns(row) != columns) {
+        return Err(Error::InvalidInput(format!(
+            "row {position} of the batch for `{}` sets a different set of generated columns \
+             than row 0; leave generated keys unset (0 or None) in every row, or set them in \
+             every row",
+            M::TABLE
+        )));
+    }
+    Ok(columns)
+}
+
+/// Builds `INSERT INTO table (columns) VALUES (...), (...)` for `rows`.
+pub(crate) fn insert_statement<M: Model>(rows: &[M], columns: &[usize]) -> Result<InsertStatement> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(M::TABLE)
+        .columns(columns.iter().map(|&index| M::COLUMNS[index].name));
+    for row in rows {
+        let mut values = row.values()?;
+        let picked: Vec<SimpleExpr> = columns
+            .iter()
+            .map(|&index| Expr::val(std::mem::replace(&mut values[index], Value::Bool(None))))
+            .collect();
+        insert.values(picked).map_err(|error| {
+            Error::InvalidInput(format!(
+                "cannot build the INSERT for `{}`: {error}",
+                M::TABLE
+            ))
+        })?;
+    }
+    Ok(insert)
+}
+
+/// Returns how many rows of `columns` values fit in one statement.
+pub(crate) fn rows_per_statement<E: Executor + ?Sized>(db: &E, columns: usize) -> usize {
+    let limit = db.backend().capabilities().max_bind_parameters;
+    (limit / columns.max(1)).max(1)
+}
+
+pub(crate) async fn insert_one<M: Model, E: Executor + ?Sized>(db: &E, row: &M) -> Result<M> {
+    let columns = insert_columns(row);
+    let insert = insert_statement(std::slice::from_ref(row), &columns)?;
+    if db.backend().capabilities().insert_returning {
+        let names: Vec<&'static str> = M::COLUMNS.iter().map(|column| column.name).collect();
+        let returning = QueryStatement::InsertReturning(&insert, &names);
+        let statement = render(db, returning, "INSERT", M::TABLE);
+        let mut stored = None;
+        db.fetch(statement, &mut |result| {
+            stored = Some(M::decode(result, 0)?);
+            Ok(())
+        })
+        .await?;
+        return stored.ok_or_else(|| Error::NotFound {
+            entity: M::TABLE,
+            detail: String::from("INSERT ... RETURNING returned no row"),
+        });
+    }
+    let statement = render(db, QueryStatement::Insert(&insert), "INSERT", M::TABLE);
+    let done = db.execute(statement).await?;
+    read_back(db, row, &columns, done.last_insert_id).await
+}
+
+/// Reads an inserted row back by its key, on backends without `INSERT ... RETURNING`.
+async fn read_back<M: Model, E: Executor + ?Sized>(
+    db: &E,
+    row: &M,
+    columns: &[usize],
+    last_insert_id: Option<i64>,
+) -> Result<M> {
+    let key_columns: Vec<usize> = (0..M::COLUMNS.len())
+        .filter(|&index| M::COLUMNS[index].primary_key)
+        .collect();
+    let unset_keys: Vec<usize> = key_columns
+        .iter()
+        .copied()
+        .filter(|index| !columns.contains(index))
+        .collect();
+    let select = match (unset_keys.as_slice(), last_insert_id) {
+        ([], _) => Select::<M>::by_key(&row.primary_key()),
+        ([generated], Some(id)) if key_columns.len() == 1 => {
+            let column = M::COLUMNS[*generated].name;
+            Select::<M>::new().filter(crate::filter::Filter::from_expr(sea_query::ExprTrait::eq(
+                Expr::col((M::TABLE, column)),
+                id,
+            )))
+        }
+        _ => {
+            return Err(Error::Unsupported {
+                backend: db.backend().system_name(),
+                feature: "reading back a generated key other than a single auto-increment key \
+                          (INSERT ... RETURNING is not available)",
+            });
+        }
+    };
+    select.one(db).await
+}
+
+pub(crate) async fn insert_many<M: Model, E: Executor + ?Sized>(db: &E, rows: &[M]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let columns = common_columns(rows)?;
+    let chunk_size = rows_per_statement(db, columns.len());
+    if rows.len() <= chunk_size {
+        return insert_chunk(db, rows, &columns).await;
+    }
+    // Several statements: run them in one transaction so a failure leaves no partial batch.
+    let tx = db.begin().await?;
+    let mut inserted = 0;
+    for chunk in rows.chunks(chunk_size) {
+        inserted += insert_chunk(&tx, chunk, &columns).await?;
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+async fn insert_chunk<M: Model, E: Executor + ?Sized>(
+    db: &E,
+    rows: &[M],
+    columns: &[usize],
+) -> Result<u64> {
+    let insert = insert_statement(rows, columns)?;
+    let statement = render(db, QueryStatement::Insert(&insert), "INSERT", M::TABLE);
+    Ok(db.execute(statement).await?.rows_affected)
+}
+
+pub(crate) async fn update_one<M: Model, E: Executor + ?Sized>(
+    db: &E,
+    row: &M,
+    chosen: Option<&[ColumnRef<M>]>,
+) -> Result<()> {
+    let columns: Vec<usize> = match chosen {
+        Some(chosen) => checked_update_columns::<M>(chosen)?,
+        None => (0..M::COLUMNS.len())
+            .filter(|&index| !M::COLUMNS[index].primary_key)
+            .collect(),
+    };
+    if columns.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "`{}` has no column besides its primary key, so there is nothing to update",
+            M::TABLE
+        )));
+    }
+    let mut values = row.values()?;
+    let mut update = Query::update();
+    update.table(M::TABLE);
+    for index in columns {
+        let value = std::mem::replace(&mut values[index], Value::Bool(None));
+        update.value(M::COLUMNS[index].name, value);
+    }
+    let key = row.primary_key();
+    update.cond_where(key_filter::<M>(&key).into_condition());
+    let statement = render(db, QueryStatement::Update(&update), "UPDATE", M::TABLE);
+    if db.execute(statement).await?.rows_affected == 0 {
+        return Err(Error::NotFound {
+            entity: M::TABLE,
+            detail: format!("primary key = {key:?}"),
+        });
+    }
+    Ok(())
+}
+
+fn checked_update_columns<M: Model>(chosen: &[ColumnRef<M>]) -> Result<Vec<usize>> {
+    if chosen.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "update_columns on `{}` got an empty column list; name at least one column",
+            M::TABLE
+        )));
+    }
+    let mut columns = Vec::with_capacity(chosen.len());
+    for column in chosen {
+        if M::COLUMNS[column.index()].primary_key {
+            return Err(Error::InvalidInput(format!(
+                "`{}` is part of the primary key of `{}` and cannot be updated by key; \
+                 delete and insert the row instead",
+                column.name(),
+                M::TABLE
+            )));
+        }
+        if !columns.contains(&column.index()) {
+            columns.push(column.index());
+        }
+    }
+    Ok(columns)
+}

@@ -1,0 +1,83 @@
+//! The tracing span every statement runs in.
+//!
+//! Spans use the target `covet::query`, and field names follow OpenTelemetry's stable
+//! database semantic conventions: `db.system.name`, `db.namespace`, `db.operation.name`,
+//! `db.collection.name`, `db.query.text` (SQL with placeholders, never bind values) and
+//! `db.response.returned_rows`, plus `db.response.affected_rows` and `duration_ms`.
+
+use std::future::Future;
+use std::time::Instant;
+
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use crate::backend::{Backend, Statement};
+use crate::error::Result;
+
+/// What a traced operation reports when it ends.
+pub(crate) enum Outcome {
+    /// Rows returned by a query.
+    Returned(u64),
+    /// Rows changed by a write.
+    Affected(u64),
+}
+
+/// Runs `operation` inside a span describing `statement`.
+pub(crate) async fn traced<T, F>(
+    backend: &dyn Backend,
+    statement: &Statement,
+    outcome: impl FnOnce(&T) -> Outcome,
+    operation: F,
+) -> Result<T>
+where
+    F: Future<Output = Result<T>>,
+{
+    let span = tracing::info_span!(
+        target: "covet::query",
+        "db.query",
+        otel.name = %span_name(statement),
+        otel.kind = "client",
+        db.system.name = backend.system_name(),
+        db.namespace = backend.namespace(),
+        db.operation.name = statement.operation,
+        db.collection.name = statement.collection,
+        db.query.text = %statement.sql,
+        db.response.returned_rows = Empty,
+        db.response.affected_rows = Empty,
+        duration_ms = Empty,
+        error.type = Empty,
+    );
+    let started = Instant::now();
+    let result = operation.instrument(span.clone()).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.record("duration_ms", elapsed_ms);
+    match &result {
+        Ok(value) => match outcome(value) {
+            Outcome::Returned(rows) => {
+                span.record("db.response.returned_rows", rows);
+            }
+            Outcome::Affected(rows) => {
+                span.record("db.response.affected_rows", rows);
+            }
+        },
+        Err(error) => {
+            span.record("error.type", tracing::field::debug(error.kind()));
+            tracing::debug!(
+                target: "covet::query",
+                parent: &span,
+                error = %error,
+                duration_ms = elapsed_ms,
+                "statement failed"
+            );
+        }
+    }
+    result
+}
+
+/// Returns `{operation} {table}`, the span name OpenTelemetry recommends.
+fn span_name(statement: &Statement) -> String {
+    match statement.collection {
+        Some(table) => format!("{} {table}", statement.operation),
+        None => statement.operation.to_owned(),
+    }
+}

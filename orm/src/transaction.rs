@@ -1,0 +1,258 @@
+//! Transactions and savepoints.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::trace::{Outcome, traced};
+
+/// A transaction on one pooled connection, or a savepoint inside one.
+///
+/// End it with [`commit`](Self::commit) or [`rollback`](Self::rollback). A transaction
+/// dropped without either is rolled back: the rollback is queued without blocking and sent
+/// before the connection runs anything else. [`begin`](Self::begin) on a transaction opens a
+/// savepoint, so an inner failure can be rolled back while the outer transaction goes on.
+pub struct Transaction {
+    shared: Arc<Shared>,
+    /// The nesting level this handle ends: 1 for the transaction, 2 for its first
+    /// savepoint, and so on.
+    depth: usize,
+    /// Whether dropping this handle rolls back its level. Handles passed to closures do not.
+    owner: bool,
+}
+
+struct Shared {
+    backend: Arc<dyn Backend>,
+    conn: Mutex<Box<dyn BackendConnection>>,
+}
+
+impl fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transaction")
+            .field("backend", &self.shared.backend.system_name())
+            .field("depth", &self.depth)
+            .finish()
+    }
+}
+
+impl Transaction {
+    pub(crate) async fn begin_on(backend: Arc<dyn Backend>) -> Result<Self> {
+        let mut conn = backend.acquire().await?;
+        conn.begin().await?;
+        let depth = conn.transaction_depth();
+        Ok(Self {
+            shared: Arc::new(Shared {
+                backend,
+                conn: Mutex::new(conn),
+            }),
+            depth,
+            owner: true,
+        })
+    }
+
+    /// Opens a savepoint inside this transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when this level has already ended, and the database's error
+    /// for `SAVEPOINT`.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped after the savepoint was created, the enclosing level's
+    /// commit releases it and its rollback discards it.
+    pub async fn begin(&self) -> Result<Transaction> {
+        let mut conn = self.shared.conn.lock().await;
+        self.check_open(conn.as_ref())?;
+        conn.begin().await?;
+        Ok(Self {
+            shared: Arc::clone(&self.shared),
+            depth: conn.transaction_depth(),
+            owner: true,
+        })
+    }
+
+    /// Commits this level: the transaction, or for a savepoint, releases it into the
+    /// enclosing level.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when a savepoint opened inside this level is still open, and
+    /// the database's error for `COMMIT`, after which the transaction is rolled back.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, the commit may or may not have happened.
+    pub async fn commit(mut self) -> Result<()> {
+        self.owner = false;
+        let mut conn = self.shared.conn.lock().await;
+        self.check_open(conn.as_ref())?;
+        conn.commit().await
+    }
+
+    /// Rolls back this level: the whole transaction, or everything since the savepoint.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when a savepoint opened inside this level is still open, and
+    /// the database's error for `ROLLBACK`.
+    pub async fn rollback(mut self) -> Result<()> {
+        self.owner = false;
+        let mut conn = self.shared.conn.lock().await;
+        self.check_open(conn.as_ref())?;
+        conn.rollback().await
+    }
+
+    /// Runs `body` in a savepoint that is released when it returns `Ok` and rolled back
+    /// when it returns `Err`.
+    ///
+    /// # Errors
+    ///
+    /// The closure's error, after rolling back to the savepoint, or the error of
+    /// `SAVEPOINT` or `RELEASE`.
+    pub async fn transaction<T, E, F, Fut>(&self, body: F) -> Result<T, E>
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let savepoint = self.begin().await?;
+        savepoint.run(body).await
+    }
+
+    /// Runs `body` with a non-owning handle, then commits or rolls back this level.
+    pub(crate) async fn run<T, E, F, Fut>(self, body: F) -> Result<T, E>
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let handle = Transaction {
+            shared: Arc::clone(&self.shared),
+            depth: self.depth,
+            owner: false,
+        };
+        match body(handle).await {
+            Ok(value) => {
+                self.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                if let Err(rollback_error) = self.rollback().await {
+                    tracing::warn!(
+                        target: "covet::query",
+                        error = %rollback_error,
+                        "rollback after a failed transaction body also failed"
+                    );
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Returns the nesting level: 1 for a transaction, 2 or more for savepoints.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    fn check_open(&self, conn: &dyn BackendConnection) -> Result<()> {
+        let current = conn.transaction_depth();
+        if current == self.depth {
+            return Ok(());
+        }
+        let reason = if current > self.depth {
+            "a savepoint opened inside it is still open; commit or roll back the savepoint first"
+        } else {
+            "it has already been committed or rolled back"
+        };
+        Err(Error::InvalidInput(format!(
+            "transaction level {} cannot be used: {reason}",
+            self.depth
+        )))
+    }
+
+    async fn locked_conn(&self) -> Result<tokio::sync::MutexGuard<'_, Box<dyn BackendConnection>>> {
+        let conn = self.shared.conn.lock().await;
+        // Statements may run at this level or inside a savepoint opened by another handle.
+        if conn.transaction_depth() < self.depth {
+            return Err(Error::InvalidInput(format!(
+                "transaction level {} has already been committed or rolled back",
+                self.depth
+            )));
+        }
+        Ok(conn)
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.owner {
+            return;
+        }
+        match self.shared.conn.try_lock() {
+            Ok(mut conn) => {
+                // Count first: SQLite lowers its depth only when its worker thread has run
+                // the queued rollback, so re-reading the depth in a loop would over-count.
+                let open_levels = (conn.transaction_depth() + 1).saturating_sub(self.depth);
+                for _ in 0..open_levels {
+                    conn.start_rollback();
+                }
+            }
+            Err(_) => {
+                // NOTE: another handle is mid-statement on this connection, so the rollback
+                // cannot be queued now. The pool rolls back every open level when the
+                // connection is returned.
+                tracing::warn!(
+                    target: "covet::query",
+                    depth = self.depth,
+                    "transaction dropped while its connection was busy; it rolls back when \
+                     the connection returns to the pool"
+                );
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Executor for Transaction {
+    fn backend(&self) -> &dyn Backend {
+        self.shared.backend.as_ref()
+    }
+
+    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
+        traced(
+            self.shared.backend.as_ref(),
+            &statement,
+            |done: &ExecResult| Outcome::Affected(done.rows_affected),
+            async {
+                let mut conn = self.locked_conn().await?;
+                conn.execute(&statement.sql, statement.values.clone()).await
+            },
+        )
+        .await
+    }
+
+    async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        traced(
+            self.shared.backend.as_ref(),
+            &statement,
+            |rows: &u64| Outcome::Returned(*rows),
+            async {
+                let mut conn = self.locked_conn().await?;
+                conn.fetch(&statement.sql, statement.values.clone(), sink)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn begin(&self) -> Result<Transaction> {
+        Transaction::begin(self).await
+    }
+}
