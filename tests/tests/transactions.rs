@@ -1,0 +1,178 @@
+//! Transactions, savepoints and rollback on drop, on every backend.
+
+mod support;
+
+use covet::{ConnectOptions, Database, ErrorKind, Executor, Model};
+
+use support::{Backend, run_with};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[covet(table = "ledger")]
+struct Entry {
+    #[covet(primary_key, auto_increment)]
+    id: i64,
+    #[covet(unique)]
+    label: String,
+}
+
+fn entry(label: &str) -> Entry {
+    Entry {
+        id: 0,
+        label: label.to_owned(),
+    }
+}
+
+async fn labels(db: &impl Executor) -> covet::Result<Vec<String>> {
+    let rows = Entry::query().order_by_asc(Entry::ID).all(db).await?;
+    Ok(rows.into_iter().map(|row| row.label).collect())
+}
+
+backend_tests! {
+    async fn commit_keeps_rows(db) {
+        Entry::create_table(&db).await?;
+        let tx = db.begin().await?;
+        entry("a").insert(&tx).await?;
+        assert_eq!(labels(&tx).await?, ["a"], "the transaction sees its own write");
+        tx.commit().await?;
+        assert_eq!(labels(&db).await?, ["a"]);
+        Ok(())
+    }
+
+    async fn rollback_discards_rows(db) {
+        Entry::create_table(&db).await?;
+        let tx = db.begin().await?;
+        entry("a").insert(&tx).await?;
+        tx.rollback().await?;
+        assert!(labels(&db).await?.is_empty());
+        Ok(())
+    }
+
+    async fn closure_commits_on_ok(db) {
+        Entry::create_table(&db).await?;
+        let id = db
+            .transaction(|tx| async move {
+                let stored = entry("kept").insert(&tx).await?;
+                Ok::<_, covet::Error>(stored.id)
+            })
+            .await?;
+        assert_eq!(Entry::get(&db, id).await?.label, "kept");
+        Ok(())
+    }
+
+    async fn closure_rolls_back_on_err(db) {
+        Entry::create_table(&db).await?;
+        let outcome: Result<(), covet::Error> = db
+            .transaction(|tx| async move {
+                entry("gone").insert(&tx).await?;
+                entry("gone").insert(&tx).await?;
+                Ok(())
+            })
+            .await;
+        assert_eq!(outcome.unwrap_err().kind(), ErrorKind::UniqueViolation);
+        assert!(labels(&db).await?.is_empty(), "the first insert must be rolled back");
+        Ok(())
+    }
+
+    async fn savepoint_keeps_outer_work(db) {
+        Entry::create_table(&db).await?;
+        let tx = db.begin().await?;
+        entry("outer-1").insert(&tx).await?;
+        let inner: Result<(), covet::Error> = tx
+            .transaction(|savepoint| async move {
+                entry("inner").insert(&savepoint).await?;
+                // Fails: the label is taken, so the savepoint rolls back.
+                entry("outer-1").insert(&savepoint).await?;
+                Ok(())
+            })
+            .await;
+        assert_eq!(inner.unwrap_err().kind(), ErrorKind::UniqueViolation);
+        entry("outer-2").insert(&tx).await?;
+        tx.commit().await?;
+        assert_eq!(labels(&db).await?, ["outer-1", "outer-2"]);
+        Ok(())
+    }
+
+    async fn savepoint_commit_joins_outer(db) {
+        Entry::create_table(&db).await?;
+        let tx = db.begin().await?;
+        let savepoint = tx.begin().await?;
+        assert_eq!(savepoint.depth(), 2);
+        entry("inner").insert(&savepoint).await?;
+        savepoint.commit().await?;
+        tx.rollback().await?;
+        assert!(labels(&db).await?.is_empty(), "outer rollback undoes a released savepoint");
+        Ok(())
+    }
+
+    async fn dropped_savepoint_rolls_back(db) {
+        Entry::create_table(&db).await?;
+        let tx = db.begin().await?;
+        entry("outer").insert(&tx).await?;
+        {
+            let savepoint = tx.begin().await?;
+            entry("inner").insert(&savepoint).await?;
+        }
+        assert_eq!(labels(&tx).await?, ["outer"]);
+        tx.commit().await?;
+        assert_eq!(labels(&db).await?, ["outer"]);
+        Ok(())
+    }
+
+    async fn commit_with_open_savepoint_fails(db) {
+        Entry::create_table(&db).await?;
+        let tx = db.begin().await?;
+        let savepoint = tx.begin().await?;
+        let error = tx.commit().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("savepoint"), "{error}");
+        savepoint.rollback().await?;
+        Ok(())
+    }
+}
+
+/// With one pooled connection, a transaction dropped without commit must be rolled back
+/// before the connection serves the next statement.
+async fn dropped_transaction_rolls_back(backend: Backend) {
+    let options = ConnectOptions::new().max_connections(1);
+    run_with(
+        backend,
+        "dropped_transaction",
+        options,
+        |db: Database| async move {
+            Entry::create_table(&db).await?;
+            {
+                let tx = db.begin().await?;
+                entry("never").insert(&tx).await?;
+            }
+            assert!(
+                labels(&db).await?.is_empty(),
+                "the dropped transaction left a row"
+            );
+            entry("after").insert(&db).await?;
+            let tx = db.begin().await?;
+            tx.rollback().await?;
+            assert_eq!(
+                labels(&db).await?,
+                ["after"],
+                "later statements autocommit again"
+            );
+            Ok(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_transaction_rolls_back_sqlite() {
+    dropped_transaction_rolls_back(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_transaction_rolls_back_postgres() {
+    dropped_transaction_rolls_back(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_transaction_rolls_back_mysql() {
+    dropped_transaction_rolls_back(Backend::MySql).await;
+}
