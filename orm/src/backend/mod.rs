@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use covet_pool::PoolStatus;
 use sea_query::Values;
 
-pub use self::capabilities::{Capabilities, UpsertStyle};
+pub use self::capabilities::{AutoIncrementColumn, Capabilities, UpsertStyle};
 pub use self::statement::{ExecResult, QueryStatement, SchemaStatement, Statement};
 use crate::error::Result;
 use crate::row::RowReader;
@@ -54,6 +54,9 @@ pub trait Backend: Debug + Send + Sync + 'static {
     /// Returns the column type this backend uses for a type family. `key` is true for
     /// primary key and unique columns, which some backends must give a bounded length.
     fn column_type(&self, sql_type: SqlType, key: bool) -> &'static str;
+
+    /// Returns the column definition of a single-column auto-increment primary key.
+    fn auto_increment_column(&self, sql_type: SqlType) -> AutoIncrementColumn;
 
     /// Takes a connection from the pool.
     ///

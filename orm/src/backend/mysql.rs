@@ -14,7 +14,8 @@ use crate::backend::support::{
     sqlx_connection,
 };
 use crate::backend::{
-    Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement, UpsertStyle,
+    AutoIncrementColumn, Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement,
+    UpsertStyle,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
@@ -162,6 +163,19 @@ impl Backend for MySqlBackend {
             // scale, which leaves 37 digits before the point.
             SqlType::Decimal => "DECIMAL(65, 28)",
             SqlType::Json => "JSON",
+        }
+    }
+
+    fn auto_increment_column(&self, sql_type: SqlType) -> AutoIncrementColumn {
+        let type_sql = match sql_type {
+            SqlType::SmallInt => "SMALLINT AUTO_INCREMENT",
+            SqlType::Int => "INT AUTO_INCREMENT",
+            SqlType::BigUnsigned => "BIGINT UNSIGNED AUTO_INCREMENT",
+            _ => "BIGINT AUTO_INCREMENT",
+        };
+        AutoIncrementColumn {
+            type_sql,
+            declares_primary_key: false,
         }
     }
 

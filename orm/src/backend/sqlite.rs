@@ -19,7 +19,8 @@ use crate::backend::support::{
     sqlx_connection,
 };
 use crate::backend::{
-    Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement, UpsertStyle,
+    AutoIncrementColumn, Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement,
+    UpsertStyle,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
@@ -76,10 +77,7 @@ impl SqliteBackend {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let namespace = Some(options.get_filename().display().to_string());
         let keep_alive = if in_memory {
-            let conn = options
-                .connect()
-                .await
-                .map_err(|error| connect_error(error))?;
+            let conn = options.connect().await.map_err(connect_error)?;
             Some(tokio::sync::Mutex::new(conn))
         } else {
             None
@@ -196,6 +194,15 @@ impl Backend for SqliteBackend {
             // turn `1.000` into the integer 1.
             SqlType::Decimal => "TEXT",
             SqlType::Json => "TEXT",
+        }
+    }
+
+    /// SQLite numbers rows only through an `INTEGER PRIMARY KEY` column, which is the
+    /// rowid. AUTOINCREMENT stops the reuse of keys of deleted rows.
+    fn auto_increment_column(&self, _sql_type: SqlType) -> AutoIncrementColumn {
+        AutoIncrementColumn {
+            type_sql: "INTEGER PRIMARY KEY AUTOINCREMENT",
+            declares_primary_key: true,
         }
     }
 

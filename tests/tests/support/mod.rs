@@ -153,7 +153,7 @@ where
     F: FnOnce(Database) -> Fut,
     Fut: Future<Output = covet::Result<()>>,
 {
-    run_with(backend, test, ConnectOptions::new(), |db| body(db)).await;
+    run_with(backend, test, ConnectOptions::new(), body).await;
 }
 
 /// Like [`run`], with pool options.
