@@ -85,3 +85,8 @@ pub mod __private {
     pub use crate::value::{json_decode, json_option_decode, json_option_to_value, json_to_value};
     pub use sea_query::Value;
 }
+
+/// Compiles the README's Rust examples as doctests, so the guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
