@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_pool::{PoolConfig, PoolError, PoolStatus};
+use sea_query::Values;
 use sqlx::error::DatabaseError as SqlxDatabaseError;
 
 use crate::backend::support::Classified;
@@ -200,7 +201,8 @@ impl Executor for Database {
         self.backend.as_ref()
     }
 
-    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
+    async fn execute(&self, mut statement: Statement) -> Result<ExecResult> {
+        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
         let backend = self.backend.as_ref();
         traced(
             backend,
@@ -208,13 +210,14 @@ impl Executor for Database {
             |done: &ExecResult| Outcome::Affected(done.rows_affected),
             async {
                 let mut conn = backend.acquire().await?;
-                conn.execute(&statement.sql, statement.values.clone()).await
+                conn.execute(&statement.sql, values).await
             },
         )
         .await
     }
 
-    async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+    async fn fetch(&self, mut statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
         let backend = self.backend.as_ref();
         traced(
             backend,
@@ -222,8 +225,7 @@ impl Executor for Database {
             |rows: &u64| Outcome::Returned(*rows),
             async {
                 let mut conn = backend.acquire().await?;
-                conn.fetch(&statement.sql, statement.values.clone(), sink)
-                    .await
+                conn.fetch(&statement.sql, values, sink).await
             },
         )
         .await
@@ -265,13 +267,52 @@ pub(crate) fn map_pool_error(
     }
 }
 
-/// Removes the password of `url` from a driver message, in case the driver quoted it.
+/// Removes the password of `url` from a driver message, in case the driver quoted it, in
+/// its percent-encoded and its decoded form.
 pub(crate) fn scrub(message: &str, url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(parsed) => match parsed.password() {
-            Some(password) if !password.is_empty() => message.replace(password, "***"),
-            _ => message.to_owned(),
-        },
-        Err(_) => message.to_owned(),
+    let Ok(parsed) = url::Url::parse(url) else {
+        return message.to_owned();
+    };
+    let Some(encoded) = parsed.password().filter(|password| !password.is_empty()) else {
+        return message.to_owned();
+    };
+    let decoded = percent_decode(encoded);
+    message.replace(encoded, "***").replace(&decoded, "***")
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escape = bytes
+            .get(index + 1..index + 3)
+            .filter(|_| bytes[index] == b'%');
+        let value = escape
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match value {
+            Some(byte) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            None => {
+                decoded.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_removes_both_password_forms() {
+        let url = "postgres://app:p%40ss@localhost/db";
+        let scrubbed = scrub("bad password p@ss and p%40ss", url);
+        assert_eq!(scrubbed, "bad password *** and ***");
     }
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sea_query::Values;
 use tokio::sync::Mutex;
 
 use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
@@ -225,28 +226,29 @@ impl Executor for Transaction {
         self.shared.backend.as_ref()
     }
 
-    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
+    async fn execute(&self, mut statement: Statement) -> Result<ExecResult> {
+        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
         traced(
             self.shared.backend.as_ref(),
             &statement,
             |done: &ExecResult| Outcome::Affected(done.rows_affected),
             async {
                 let mut conn = self.locked_conn().await?;
-                conn.execute(&statement.sql, statement.values.clone()).await
+                conn.execute(&statement.sql, values).await
             },
         )
         .await
     }
 
-    async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+    async fn fetch(&self, mut statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
         traced(
             self.shared.backend.as_ref(),
             &statement,
             |rows: &u64| Outcome::Returned(*rows),
             async {
                 let mut conn = self.locked_conn().await?;
-                conn.fetch(&statement.sql, statement.values.clone(), sink)
-                    .await
+                conn.fetch(&statement.sql, values, sink).await
             },
         )
         .await

@@ -1,4 +1,4 @@
-/// How a backend writes "insert, or do something else on a key conflict".
+/// The SQL form a backend uses for "insert, or do something else on a key conflict".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UpsertStyle {
@@ -9,7 +9,7 @@ pub enum UpsertStyle {
     OnDuplicateKey,
 }
 
-/// What a backend supports and its limits.
+/// The features a backend supports and its limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {
@@ -17,7 +17,7 @@ pub struct Capabilities {
     pub insert_returning: bool,
     /// The maximum number of bind parameters in one statement.
     pub max_bind_parameters: usize,
-    /// How upserts are written.
+    /// The upsert syntax.
     pub upsert: UpsertStyle,
     /// Whether unsigned 64-bit integers above `i64::MAX` can be stored.
     pub unsigned_64: bool,

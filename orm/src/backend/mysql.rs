@@ -45,7 +45,7 @@ impl MySqlBackend {
     /// [`Error::InvalidUrl`] for a URL sqlx cannot parse, and the connection error when the
     /// server cannot be reached.
     pub async fn connect(url: &str, config: PoolConfig) -> Result<Self> {
-        // sqlx only knows the `mysql` scheme; MariaDB speaks the same protocol.
+        // sqlx accepts only the `mysql` scheme, and MariaDB speaks the same protocol.
         let sqlx_url = match url.strip_prefix("mariadb:") {
             Some(rest) => format!("mysql:{rest}"),
             None => url.to_owned(),
