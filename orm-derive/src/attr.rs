@@ -4,9 +4,17 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr};
 
-const STRUCT_KEYS: &str = "table";
-const FIELD_KEYS: &str =
-    "primary_key, auto_increment, generated, unique, rename, json, column_type, skip";
+const STRUCT_KEYS: &[&str] = &["table"];
+const FIELD_KEYS: &[&str] = &[
+    "primary_key",
+    "auto_increment",
+    "generated",
+    "unique",
+    "rename",
+    "json",
+    "column_type",
+    "skip",
+];
 
 /// Options of the struct-level attribute.
 #[derive(Default)]
@@ -63,18 +71,22 @@ pub(crate) fn parse_struct(attrs: &[Attribute], errors: &mut Errors) -> StructOp
                     return Err(meta.error("duplicate attribute `table`"));
                 }
                 if value.value().is_empty() {
-                    return Err(syn::Error::new(
-                        value.span(),
-                        "the table name cannot be empty",
-                    ));
+                    return Err(syn::Error::new(value.span(), "`table` cannot be empty"));
                 }
                 options.table = Some(value);
                 Ok(())
             } else {
-                Err(meta.error(format!(
-                    "unknown covet struct attribute `{}`; expected: {STRUCT_KEYS}",
-                    path_name(&meta.path)
-                )))
+                let name = path_name(&meta.path);
+                if FIELD_KEYS.contains(&name.as_str()) {
+                    Err(meta.error(format!(
+                        "`{name}` is a field attribute; put it on a field, not on the struct"
+                    )))
+                } else {
+                    Err(meta.error(format!(
+                        "unknown covet struct attribute `{name}`; expected: {}",
+                        STRUCT_KEYS.join(", ")
+                    )))
+                }
             }
         });
         if let Err(error) = result {
@@ -99,7 +111,10 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Errors) -> FieldOpti
                 "rename" | "column_type" => {
                     let value: LitStr = meta.value()?.parse()?;
                     if value.value().is_empty() {
-                        return Err(syn::Error::new(value.span(), "the value cannot be empty"));
+                        return Err(syn::Error::new(
+                            value.span(),
+                            format!("`{}` cannot be empty", path_name(&meta.path)),
+                        ));
                     }
                     let slot = if meta.path.is_ident("rename") {
                         &mut options.rename
@@ -114,9 +129,15 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Errors) -> FieldOpti
                     *slot = Some(value);
                     return Ok(());
                 }
+                other if STRUCT_KEYS.contains(&other) => {
+                    return Err(meta.error(format!(
+                        "`{other}` is a struct attribute; put it on the struct, not on a field"
+                    )));
+                }
                 other => {
                     return Err(meta.error(format!(
-                        "unknown covet field attribute `{other}`; expected one of: {FIELD_KEYS}"
+                        "unknown covet field attribute `{other}`; expected one of: {}",
+                        FIELD_KEYS.join(", ")
                     )));
                 }
             };

@@ -3,7 +3,9 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type, Visibility};
+use syn::{
+    Data, DeriveInput, Fields, FieldsNamed, GenericArgument, Ident, PathArguments, Type, Visibility,
+};
 
 use crate::attr::{Errors, FieldOptions, parse_field, parse_struct};
 
@@ -21,28 +23,22 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let struct_options = parse_struct(&input.attrs, &mut errors);
     if !input.generics.params.is_empty() {
-        errors.push(syn::Error::new(
-            input.generics.span(),
-            "#[derive(Model)] does not support generic structs",
+        errors.push(syn::Error::new_spanned(
+            &input.generics,
+            "#[derive(Model)] does not support generic parameters; \
+             a model's field types must be concrete",
         ));
     }
-    let named = match &input.data {
-        Data::Struct(data) => match &data.fields {
-            Fields::Named(named) => Some(named),
-            _ => None,
-        },
-        _ => None,
-    };
-    let Some(named) = named else {
-        errors.push(syn::Error::new(
-            input.ident.span(),
-            "#[derive(Model)] needs a struct with named fields",
-        ));
-        errors.finish()?;
-        unreachable!("an error was pushed");
+    let named = match named_fields(input) {
+        Ok(named) => named,
+        Err(error) => {
+            errors.push(error);
+            errors.finish()?;
+            unreachable!("an error was pushed");
+        }
     };
 
-    let mut columns = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
     let mut skipped = Vec::new();
     for field in &named.named {
         let ident = field.ident.clone().expect("named fields have names");
@@ -56,6 +52,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             Some(rename) => rename.value(),
             None => unraw(&ident),
         };
+        check_column_name(&ident, &name, &options, &columns, &mut errors);
         let json_optional = options.json.is_some() && option_inner(&field.ty).is_some();
         columns.push(Column {
             ident,
@@ -71,7 +68,10 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     {
         errors.push(syn::Error::new(
             input.ident.span(),
-            "a covet model needs a primary key: mark its key field with #[covet(primary_key)]",
+            format!(
+                "model `{}` has no primary key; mark its key field with #[covet(primary_key)]",
+                input.ident
+            ),
         ));
     }
     errors.finish()?;
@@ -83,19 +83,60 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     Ok(generate(input, &table, &columns, &skipped))
 }
 
+/// Returns the named fields of a struct, or an error naming the kind of item that was
+/// given instead.
+fn named_fields(input: &DeriveInput) -> syn::Result<&FieldsNamed> {
+    const NEEDED: &str = "a model is a struct with named fields, one per column";
+    match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => Ok(named),
+            Fields::Unnamed(unnamed) => Err(syn::Error::new_spanned(
+                unnamed,
+                format!("#[derive(Model)] does not support tuple structs; {NEEDED}"),
+            )),
+            Fields::Unit => Err(syn::Error::new(
+                input.ident.span(),
+                format!("#[derive(Model)] does not support unit structs; {NEEDED}"),
+            )),
+        },
+        Data::Enum(data) => Err(syn::Error::new(
+            data.enum_token.span,
+            format!("#[derive(Model)] does not support enums; {NEEDED}"),
+        )),
+        Data::Union(data) => Err(syn::Error::new(
+            data.union_token.span,
+            format!("#[derive(Model)] does not support unions; {NEEDED}"),
+        )),
+    }
+}
+
 fn check_field(ident: &Ident, ty: &Type, options: &FieldOptions, errors: &mut Errors) {
-    if let Some(span) = options.skip {
-        let others = [
-            options.primary_key,
-            options.auto_increment,
-            options.generated,
-            options.unique,
-            options.json,
+    if options.skip.is_some() {
+        // Each attribute that a skipped field cannot take gets its own error at the place
+        // it is written.
+        let flags = [
+            ("primary_key", options.primary_key),
+            ("auto_increment", options.auto_increment),
+            ("generated", options.generated),
+            ("unique", options.unique),
+            ("json", options.json),
         ];
-        if others.iter().any(Option::is_some) || options.rename.is_some() {
+        let mut conflicts: Vec<(&str, Span)> = flags
+            .into_iter()
+            .filter_map(|(name, span)| Some((name, span?)))
+            .collect();
+        if let Some(rename) = &options.rename {
+            conflicts.push(("rename", rename.span()));
+        }
+        if let Some(column_type) = &options.column_type {
+            conflicts.push(("column_type", column_type.span()));
+        }
+        for (name, span) in conflicts {
             errors.push(syn::Error::new(
                 span,
-                format!("`{ident}` is skipped, so it takes no other covet attribute"),
+                format!(
+                    "`{ident}` is marked `skip`, so it is not a column and cannot take `{name}`"
+                ),
             ));
         }
     }
@@ -103,13 +144,13 @@ fn check_field(ident: &Ident, ty: &Type, options: &FieldOptions, errors: &mut Er
         if options.primary_key.is_none() {
             errors.push(syn::Error::new(
                 span,
-                "auto_increment needs primary_key on the same field",
+                "`auto_increment` needs `primary_key` on the same field",
             ));
         }
         if !is_integer(ty) {
-            errors.push(syn::Error::new(
-                ty.span(),
-                "auto_increment needs an integer field: i16, i32, i64 or u64, or an Option of one",
+            errors.push(syn::Error::new_spanned(
+                ty,
+                "`auto_increment` needs an integer type: i16, i32, i64 or u64, or an Option of one",
             ));
         }
     }
@@ -118,9 +159,38 @@ fn check_field(ident: &Ident, ty: &Type, options: &FieldOptions, errors: &mut Er
     {
         errors.push(syn::Error::new(
             span,
-            "a json field cannot be part of the primary key",
+            "a `json` field cannot be part of the primary key",
         ));
     }
+}
+
+/// Rejects a column name that an earlier field already maps to. Names are compared
+/// ignoring ASCII case, because SQLite and MySQL treat column names that way.
+fn check_column_name(
+    ident: &Ident,
+    name: &str,
+    options: &FieldOptions,
+    earlier: &[Column],
+    errors: &mut Errors,
+) {
+    let Some(other) = earlier
+        .iter()
+        .find(|column| column.name.eq_ignore_ascii_case(name))
+    else {
+        return;
+    };
+    let span = match &options.rename {
+        Some(rename) => rename.span(),
+        None => ident.span(),
+    };
+    errors.push(syn::Error::new(
+        span,
+        format!(
+            "column `{name}` is already used by field `{}`; give one of them another name \
+             with #[covet(rename = \"...\")]",
+            other.ident
+        ),
+    ));
 }
 
 fn generate(
@@ -136,12 +206,8 @@ fn generate(
         let field = &column.ident;
         let ty = &column.ty;
         let decode = if column.options.json.is_some() {
-            let function = if column.json_optional {
-                quote!(json_option_decode)
-            } else {
-                quote!(json_decode)
-            };
-            quote!(::covet::__private::#function(row, offset + #index)?)
+            let (function, json_type) = json_function(column, "decode");
+            quote!(::covet::__private::#function::<#json_type>(row, offset + #index)?)
         } else {
             quote_spanned!(ty.span()=> <#ty as ::covet::Field>::decode(row, offset + #index)?)
         };
@@ -154,12 +220,8 @@ fn generate(
         let field = &column.ident;
         let name = &column.name;
         if column.options.json.is_some() {
-            let function = if column.json_optional {
-                quote!(json_option_to_value)
-            } else {
-                quote!(json_to_value)
-            };
-            quote!(::covet::__private::#function(&self.#field, #name)?)
+            let (function, json_type) = json_function(column, "to_value");
+            quote!(::covet::__private::#function::<#json_type>(&self.#field, #name)?)
         } else {
             let ty = &column.ty;
             quote!(<#ty as ::covet::Field>::to_value(&self.#field))
@@ -191,7 +253,15 @@ fn generate(
         let generated =
             column.options.generated.is_some() || column.options.auto_increment.is_some();
         let field = &column.ident;
-        generated.then(|| quote!(#index => ::covet::Field::is_unset_key(&self.#field),))
+        let unset = if column.options.json.is_none() {
+            quote!(::covet::Field::is_unset_key(&self.#field))
+        } else if column.json_optional {
+            quote!(::core::option::Option::is_none(&self.#field))
+        } else {
+            // A json field that is not an Option has no unset value.
+            quote!(false)
+        };
+        generated.then(|| quote!(#index => #unset,))
     });
     let constants = columns.iter().enumerate().map(|(index, column)| {
         let constant = format_ident!("{}", unraw(&column.ident).to_uppercase());
@@ -282,6 +352,19 @@ fn column_info(column: &Column) -> TokenStream {
             unique: #unique,
             column_type: #column_type,
         }
+    }
+}
+
+/// Returns the `covet::__private` json helper for `operation` ("decode" or "to_value")
+/// and the serde type it takes, which is the inner type of an `Option` field. Generated
+/// code names that type in a turbofish, so that rustc reports a missing `Serialize` or
+/// `Deserialize` implementation at the field's type.
+fn json_function(column: &Column, operation: &str) -> (Ident, Type) {
+    if column.json_optional {
+        let inner = option_inner(&column.ty).expect("json_optional fields are Options");
+        (format_ident!("json_option_{operation}"), inner.clone())
+    } else {
+        (format_ident!("json_{operation}"), column.ty.clone())
     }
 }
 

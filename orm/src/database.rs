@@ -239,6 +239,7 @@ impl Executor for Database {
 /// Maps a pool error to a covet error.
 pub(crate) fn map_pool_error(
     backend: &'static str,
+    target: &str,
     error: PoolError<sqlx::Error>,
     classify: fn(&dyn SqlxDatabaseError) -> Classified,
 ) -> Error {
@@ -246,20 +247,21 @@ pub(crate) fn map_pool_error(
         PoolError::AcquireTimeout { waited, status } => Error::PoolTimeout { waited, status },
         PoolError::ConnectTimeout { .. } => Error::Connection {
             backend,
+            target: Some(target.to_owned()),
             source: Box::new(error),
         },
         PoolError::Connect(source) => {
-            match crate::backend::support::map_sqlx_error(backend, source, classify) {
-                // Any failure while connecting, authentication included, is a connection error.
-                Error::Database(database) => Error::Connection {
-                    backend,
-                    source: Box::new(database),
-                },
-                other @ Error::Connection { .. } => other,
-                other => Error::Connection {
-                    backend,
-                    source: Box::new(other),
-                },
+            // Any failure while connecting, authentication included, is a connection error.
+            let source: Box<dyn std::error::Error + Send + Sync> =
+                match crate::backend::support::map_sqlx_error(backend, source, classify) {
+                    Error::Database(database) => Box::new(database),
+                    Error::Connection { source, .. } => source,
+                    other => Box::new(other),
+                };
+            Error::Connection {
+                backend,
+                target: Some(target.to_owned()),
+                source,
             }
         }
         PoolError::Closed => Error::PoolClosed,

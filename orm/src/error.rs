@@ -39,10 +39,12 @@ pub enum Error {
         status: PoolStatus,
     },
     /// Opening or using a connection failed at the network or protocol level.
-    #[error("connection to the {backend} database failed")]
+    #[error("connection to the {backend} database{} failed", at_target(.target))]
     Connection {
         /// The backend's `db.system.name`, such as `postgresql`.
         backend: &'static str,
+        /// The database URL with its password removed, or the file, where known.
+        target: Option<String>,
         /// The driver error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -80,6 +82,13 @@ pub enum Error {
     /// Any other driver error.
     #[error("database driver error")]
     Driver(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn at_target(target: &Option<String>) -> String {
+    match target {
+        Some(target) => format!(" at `{target}`"),
+        None => String::new(),
+    }
 }
 
 /// The class of an [`Error`], for matching.
@@ -203,7 +212,7 @@ impl fmt::Display for DatabaseError {
             ErrorKind::NotNullViolation => "not-null constraint violated",
             ErrorKind::SerializationFailure => "serialization failure, retry the transaction",
             ErrorKind::Deadlock => "deadlock or lock timeout, retry the transaction",
-            _ => "statement failed",
+            _ => "error",
         };
         write!(f, "{} {class}", self.backend)?;
         if let Some(constraint) = &self.constraint {
@@ -219,21 +228,58 @@ impl fmt::Display for DatabaseError {
 impl std::error::Error for DatabaseError {}
 
 /// Replaces the password in a database URL with `***`, for messages and logs.
+///
+/// Both places a driver reads a password from are covered: the user information
+/// (`user:secret@host`) and query parameters whose name contains `password`
+/// (`?password=secret`, `?sslpassword=secret`).
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return redact_unparsable(url);
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let has_secret_query = parsed.query_pairs().any(|(key, _)| is_password_key(&key));
+    if has_secret_query {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if is_password_key(&key) {
+                    "***".into()
+                } else {
+                    value
+                };
+                (key.into_owned(), value.into_owned())
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+fn is_password_key(key: &str) -> bool {
+    key.to_ascii_lowercase().contains("password")
+}
+
+/// Redacts a URL the parser rejected. It may still hold `user:secret@host` or
+/// `?password=secret`, so everything between the scheme and the last `@` and everything
+/// after `?` is cut.
+fn redact_unparsable(url: &str) -> String {
+    let without_query = url.split('?').next().unwrap_or_default();
+    let query = if without_query.len() < url.len() {
+        "?***"
+    } else {
+        ""
+    };
+    match (without_query.find("://"), without_query.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!(
+                "{}://***{}{query}",
+                &without_query[..scheme_end],
+                &without_query[at..]
+            )
         }
-        Ok(_) => url.to_owned(),
-        // An unparsable URL may still hold `user:secret@host`. Cut everything between the
-        // scheme and the last `@` so that no part of a password survives.
-        Err(_) => match (url.find("://"), url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                format!("{}://***{}", &url[..scheme_end], &url[at..])
-            }
-            _ => url.to_owned(),
-        },
+        _ => format!("{without_query}{query}"),
     }
 }
 
@@ -252,6 +298,15 @@ mod tests {
     fn redact_url_unparsable_hides_password() {
         let redacted = redact_url("postgres://app:s3cret@db example/prod");
         assert!(!redacted.contains("s3cret"), "{redacted}");
+    }
+
+    #[test]
+    fn redact_url_hides_query_password() {
+        let redacted = redact_url("postgres://app@db/prod?sslmode=require&password=s3cret");
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+        assert!(redacted.contains("sslmode=require"), "{redacted}");
+        let unparsable = redact_url("postgres://app@db:port/prod?password=s3cret");
+        assert!(!unparsable.contains("s3cret"), "{unparsable}");
     }
 
     #[test]

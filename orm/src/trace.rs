@@ -11,7 +11,7 @@ use std::time::Instant;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::backend::{Backend, Statement};
+use crate::backend::{Backend, BackendConnection, RowSink, Statement};
 use crate::error::Result;
 
 /// What a traced operation reports when it ends.
@@ -20,6 +20,8 @@ pub(crate) enum Outcome {
     Returned(u64),
     /// Rows changed by a write.
     Affected(u64),
+    /// No row count, as for transaction control statements.
+    Nothing,
 }
 
 /// Runs `operation` inside a span describing `statement`.
@@ -59,13 +61,19 @@ where
             Outcome::Affected(rows) => {
                 span.record("db.response.affected_rows", rows);
             }
+            Outcome::Nothing => {}
         },
         Err(error) => {
             span.record("error.type", tracing::field::debug(error.kind()));
+            // The server's message can quote bound values (MySQL's duplicate-key message
+            // does), so the event carries only the error's class, code and constraint.
+            let kind = error.kind();
             tracing::debug!(
                 target: "covet::query",
                 parent: &span,
-                error = %error,
+                kind = ?kind,
+                code = error.code(),
+                constraint = error.constraint(),
                 duration_ms = elapsed_ms,
                 "statement failed"
             );
@@ -80,4 +88,43 @@ fn span_name(statement: &Statement) -> String {
         Some(table) => format!("{} {table}", statement.operation),
         None => statement.operation.to_owned(),
     }
+}
+
+/// Runs a transaction control statement (`BEGIN`, `COMMIT`, ...) inside a span whose query
+/// text is `sql`.
+pub(crate) async fn traced_control<F>(
+    backend: &dyn Backend,
+    sql: &'static str,
+    operation: F,
+) -> Result<()>
+where
+    F: Future<Output = Result<()>>,
+{
+    let operation_name = sql.split(' ').next().unwrap_or(sql);
+    let statement = Statement::new(
+        sql.to_owned(),
+        sea_query::Values(Vec::new()),
+        operation_name,
+    );
+    traced(backend, &statement, |_: &()| Outcome::Nothing, operation).await
+}
+
+/// Runs a fixed query that a backend sends for itself, such as a version probe, inside a
+/// span like any other statement.
+pub(crate) async fn traced_probe(
+    backend: &dyn Backend,
+    conn: &mut dyn BackendConnection,
+    sql: &'static str,
+    sink: &mut RowSink<'_>,
+) -> Result<u64> {
+    let operation = sql.split(' ').next().unwrap_or(sql);
+    let statement = Statement::new(sql.to_owned(), sea_query::Values(Vec::new()), operation);
+    let rows = conn.fetch(sql, sea_query::Values(Vec::new()), sink);
+    traced(
+        backend,
+        &statement,
+        |rows: &u64| Outcome::Returned(*rows),
+        rows,
+    )
+    .await
 }

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
-use crate::trace::{Outcome, traced};
+use crate::trace::{Outcome, traced, traced_control};
 
 /// A transaction on one pooled connection, or a savepoint inside one.
 ///
@@ -45,7 +45,7 @@ impl fmt::Debug for Transaction {
 impl Transaction {
     pub(crate) async fn begin_on(backend: Arc<dyn Backend>) -> Result<Self> {
         let mut conn = backend.acquire().await?;
-        conn.begin().await?;
+        traced_control(backend.as_ref(), "BEGIN", conn.begin()).await?;
         let depth = conn.transaction_depth();
         Ok(Self {
             shared: Arc::new(Shared {
@@ -71,7 +71,7 @@ impl Transaction {
     pub async fn begin(&self) -> Result<Transaction> {
         let mut conn = self.shared.conn.lock().await;
         self.check_open(conn.as_ref())?;
-        conn.begin().await?;
+        traced_control(self.backend(), "SAVEPOINT", conn.begin()).await?;
         Ok(Self {
             shared: Arc::clone(&self.shared),
             depth: conn.transaction_depth(),
@@ -94,7 +94,12 @@ impl Transaction {
         self.owner = false;
         let mut conn = self.shared.conn.lock().await;
         self.check_open(conn.as_ref())?;
-        conn.commit().await
+        let sql = if self.depth > 1 {
+            "RELEASE SAVEPOINT"
+        } else {
+            "COMMIT"
+        };
+        traced_control(self.backend(), sql, conn.commit()).await
     }
 
     /// Rolls back this level: the whole transaction, or everything since the savepoint.
@@ -107,7 +112,12 @@ impl Transaction {
         self.owner = false;
         let mut conn = self.shared.conn.lock().await;
         self.check_open(conn.as_ref())?;
-        conn.rollback().await
+        let sql = if self.depth > 1 {
+            "ROLLBACK TO SAVEPOINT"
+        } else {
+            "ROLLBACK"
+        };
+        traced_control(self.backend(), sql, conn.rollback()).await
     }
 
     /// Runs `body` in a savepoint that is released when it returns `Ok` and rolled back

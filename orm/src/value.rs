@@ -50,6 +50,14 @@ pub enum SqlType {
 ///
 /// Implemented for the supported scalar types and for `Option<T>` of them, where `None` is
 /// SQL NULL. Reading NULL into a non-`Option` field is a decode error, never a default value.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in a covet column",
+    label = "unsupported column type",
+    note = "supported types: bool, i16, i32, i64, u64, f32, f64, String, Vec<u8>, \
+            chrono::DateTime<Utc>, chrono::NaiveDateTime, chrono::NaiveDate, uuid::Uuid, \
+            rust_decimal::Decimal, serde_json::Value, and an Option of any of them",
+    note = "to store another serde type as JSON, mark the field #[covet(json)]"
+)]
 pub trait Field: Sized + Send + Sync + 'static {
     /// The SQL type family.
     const SQL_TYPE: SqlType;
@@ -190,6 +198,10 @@ pub(crate) fn null_value(sql_type: SqlType) -> Value {
 ///
 /// This is what makes `User::AGE.eq("ten")` a compile error: `&str` is a value of
 /// `String` columns only.
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` value cannot be used with a column of type `{T}`",
+    label = "expected a value of the column's type `{T}`"
+)]
 pub trait ValueOf<T> {
     /// Converts the value to a bind parameter.
     fn into_value(self) -> Value;

@@ -30,6 +30,11 @@ impl<O: ConnectOptions> SqlxConnector<O> {
         }
     }
 
+    /// Returns the label that names the database in messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     /// Returns the connect options.
     pub fn options(&self) -> &O {
         &self.options

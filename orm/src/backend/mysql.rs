@@ -19,6 +19,7 @@ use crate::backend::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
+use crate::trace::traced_probe;
 use crate::value::SqlType;
 
 /// The protocol counts statement parameters in a 16-bit integer.
@@ -32,6 +33,8 @@ const MAX_BIND_PARAMETERS: usize = 65_535;
 pub struct MySqlBackend {
     pool: Pool<SqlxConnector<MySqlConnectOptions>>,
     namespace: Option<String>,
+    /// The URL without its password, named in connection errors.
+    target: std::sync::Arc<str>,
     system: &'static str,
     capabilities: Capabilities,
 }
@@ -57,9 +60,11 @@ impl MySqlBackend {
             })?;
         let namespace = options.get_database().map(str::to_owned);
         let connector = SqlxConnector::new(options, crate::error::redact_url(url));
+        let target = std::sync::Arc::from(connector.label());
         let mut backend = Self {
             pool: Pool::new(connector, config),
             namespace,
+            target,
             system: "mysql",
             capabilities: Capabilities::new(
                 false,
@@ -79,11 +84,11 @@ impl MySqlBackend {
     async fn server_version(&self) -> Result<String> {
         let mut conn = self.acquire().await?;
         let mut version = None;
-        conn.fetch("SELECT VERSION()", Values(Vec::new()), &mut |row| {
+        let mut read = |row: &dyn RowReader| {
             version = row.read_string(0)?;
             Ok(())
-        })
-        .await?;
+        };
+        traced_probe(self, conn.as_mut(), "SELECT VERSION()", &mut read).await?;
         Ok(version.unwrap_or_default())
     }
 }
@@ -180,15 +185,19 @@ impl Backend for MySqlBackend {
     }
 
     async fn acquire(&self) -> Result<Box<dyn BackendConnection>> {
-        let conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|error| crate::database::map_pool_error(self.system, error, classify))?;
+        let conn = self.pool.acquire().await.map_err(|error| {
+            crate::database::map_pool_error(
+                self.system,
+                self.pool.connector().label(),
+                error,
+                classify,
+            )
+        })?;
         Ok(Box::new(MySqlConnection {
             conn,
             system: self.system,
             capabilities: self.capabilities.clone(),
+            target: std::sync::Arc::clone(&self.target),
         }))
     }
 

@@ -30,6 +30,8 @@ const MAX_BIND_PARAMETERS: usize = 65_535;
 pub struct PostgresBackend {
     pool: Pool<SqlxConnector<PgConnectOptions>>,
     namespace: Option<String>,
+    /// The URL without its password, named in connection errors.
+    target: std::sync::Arc<str>,
     capabilities: Capabilities,
 }
 
@@ -48,9 +50,11 @@ impl PostgresBackend {
         })?;
         let namespace = options.get_database().map(str::to_owned);
         let connector = SqlxConnector::new(options, crate::error::redact_url(url));
+        let target = std::sync::Arc::from(connector.label());
         let backend = Self {
             pool: Pool::new(connector, config),
             namespace,
+            target,
             capabilities: Capabilities::new(
                 true,
                 MAX_BIND_PARAMETERS,
@@ -132,15 +136,14 @@ impl Backend for PostgresBackend {
     }
 
     async fn acquire(&self) -> Result<Box<dyn BackendConnection>> {
-        let conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|error| crate::database::map_pool_error(SYSTEM, error, classify))?;
+        let conn = self.pool.acquire().await.map_err(|error| {
+            crate::database::map_pool_error(SYSTEM, self.pool.connector().label(), error, classify)
+        })?;
         Ok(Box::new(PgConnection {
             conn,
             system: SYSTEM,
             capabilities: self.capabilities.clone(),
+            target: std::sync::Arc::clone(&self.target),
         }))
     }
 

@@ -24,6 +24,7 @@ use crate::backend::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
+use crate::trace::traced_probe;
 use crate::value::SqlType;
 
 const SYSTEM: &str = "sqlite";
@@ -43,6 +44,8 @@ const LEGACY_MAX_VARIABLES: usize = 999;
 pub struct SqliteBackend {
     pool: Pool<SqlxConnector<SqliteConnectOptions>>,
     namespace: Option<String>,
+    /// The URL without its password, named in connection errors.
+    target: std::sync::Arc<str>,
     capabilities: Capabilities,
     _keep_alive: Option<tokio::sync::Mutex<RawSqliteConnection>>,
 }
@@ -77,15 +80,20 @@ impl SqliteBackend {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let namespace = Some(options.get_filename().display().to_string());
         let keep_alive = if in_memory {
-            let conn = options.connect().await.map_err(connect_error)?;
+            let conn = options
+                .connect()
+                .await
+                .map_err(|error| connect_error(url, error))?;
             Some(tokio::sync::Mutex::new(conn))
         } else {
             None
         };
-        let connector = SqlxConnector::new(options, url.to_owned());
+        let connector = SqlxConnector::new(options, crate::error::redact_url(url));
+        let target = std::sync::Arc::from(connector.label());
         let mut backend = Self {
             pool: Pool::new(connector, config),
             namespace,
+            target,
             capabilities: Capabilities::new(
                 true,
                 DEFAULT_MAX_VARIABLES,
@@ -102,16 +110,28 @@ impl SqliteBackend {
     async fn probe_limits(&mut self) -> Result<()> {
         let mut conn = self.acquire().await?;
         let mut version = String::new();
-        conn.fetch("SELECT sqlite_version()", Values(Vec::new()), &mut |row| {
+        let mut read_version = |row: &dyn RowReader| {
             version = row.read_string(0)?.unwrap_or_default();
             Ok(())
-        })
+        };
+        traced_probe(
+            self,
+            conn.as_mut(),
+            "SELECT sqlite_version()",
+            &mut read_version,
+        )
         .await?;
         let mut options = Vec::new();
-        conn.fetch("PRAGMA compile_options", Values(Vec::new()), &mut |row| {
+        let mut read_option = |row: &dyn RowReader| {
             options.extend(row.read_string(0)?);
             Ok(())
-        })
+        };
+        traced_probe(
+            self,
+            conn.as_mut(),
+            "PRAGMA compile_options",
+            &mut read_option,
+        )
         .await?;
         let version = parse_version(&version);
         self.capabilities.insert_returning = version >= (3, 35);
@@ -120,9 +140,10 @@ impl SqliteBackend {
     }
 }
 
-fn connect_error(error: sqlx::Error) -> Error {
+fn connect_error(url: &str, error: sqlx::Error) -> Error {
     Error::Connection {
         backend: SYSTEM,
+        target: Some(crate::error::redact_url(url)),
         source: Box::new(error),
     }
 }
@@ -207,15 +228,14 @@ impl Backend for SqliteBackend {
     }
 
     async fn acquire(&self) -> Result<Box<dyn BackendConnection>> {
-        let conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|error| crate::database::map_pool_error(SYSTEM, error, classify))?;
+        let conn = self.pool.acquire().await.map_err(|error| {
+            crate::database::map_pool_error(SYSTEM, self.pool.connector().label(), error, classify)
+        })?;
         Ok(Box::new(SqliteConnection {
             conn,
             system: SYSTEM,
             capabilities: self.capabilities.clone(),
+            target: std::sync::Arc::clone(&self.target),
         }))
     }
 

@@ -100,17 +100,13 @@ pub(crate) fn map_sqlx_error(
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::BeginFailed => Error::Connection {
             backend,
+            target: None,
             source: Box::new(error),
         },
         sqlx::Error::PoolClosed => Error::PoolClosed,
         sqlx::Error::Configuration(source) => Error::InvalidInput(source.to_string()),
         other => Error::Driver(Box::new(other)),
     }
-}
-
-/// Returns whether the error means the connection can no longer be trusted.
-pub(crate) fn breaks_connection(error: &Error) -> bool {
-    matches!(error, Error::Connection { .. })
 }
 
 /// Reads one column as `T`, naming the column in a decode error.
@@ -263,12 +259,16 @@ macro_rules! sqlx_connection {
             conn: covet_pool::Pooled<covet_pool::sqlx_connector::SqlxConnector<$options>>,
             system: &'static str,
             capabilities: $crate::backend::Capabilities,
+            /// The database URL without its password, for connection errors.
+            target: std::sync::Arc<str>,
         }
 
         impl $name {
             fn map_error(&mut self, error: sqlx::Error) -> $crate::error::Error {
-                let error = $crate::backend::support::map_sqlx_error(self.system, error, $classify);
-                if $crate::backend::support::breaks_connection(&error) {
+                let mut error =
+                    $crate::backend::support::map_sqlx_error(self.system, error, $classify);
+                if let $crate::error::Error::Connection { target, .. } = &mut error {
+                    *target = Some(self.target.to_string());
                     self.conn.mark_broken();
                 }
                 error
