@@ -54,7 +54,7 @@ pub enum Error {
     Decode {
         /// The column name.
         column: String,
-        /// What was wrong with the value.
+        /// The reason the value does not fit.
         message: String,
     },
     /// A value or argument is invalid. The message names the value and the fix.
@@ -65,7 +65,7 @@ pub enum Error {
     InvalidUrl {
         /// The URL with any password replaced by `***`.
         url: String,
-        /// Why it was rejected and what to write instead.
+        /// The reason for the rejection and the form to use instead.
         reason: String,
     },
     /// The backend lacks a capability the operation needs.

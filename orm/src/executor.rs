@@ -7,8 +7,8 @@ use crate::backend::{Backend, ExecResult, RowSink, Statement};
 use crate::error::Result;
 use crate::transaction::Transaction;
 
-/// Something statements run on: a [`Database`](crate::Database), which borrows a pooled
-/// connection per statement, or a [`Transaction`](crate::Transaction), which holds one.
+/// A target that runs statements: a [`Database`](crate::Database), which borrows a pooled
+/// connection per statement, or a [`Transaction`](crate::Transaction), which keeps one.
 ///
 /// Every query and write in covet takes `&impl Executor`, so the same code runs inside and
 /// outside a transaction.

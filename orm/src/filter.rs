@@ -20,13 +20,13 @@ impl Filter {
         }
     }
 
-    /// A filter that matches every row.
+    /// Returns a filter that matches every row.
     pub fn all() -> Self {
         // Constant SQL with no value in it, so it stays a complete condition under NOT.
         Self::from_expr(Expr::cust("1 = 1"))
     }
 
-    /// A filter that matches no row.
+    /// Returns a filter that matches no row.
     pub fn none() -> Self {
         Self::from_expr(Expr::cust("1 = 0"))
     }

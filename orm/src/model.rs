@@ -13,7 +13,7 @@ use crate::row::RowReader;
 use crate::schema;
 use crate::value::SqlType;
 
-/// What the derive records about one column.
+/// The facts the derive records about one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ColumnInfo {
     /// The column name in the database.

@@ -14,7 +14,7 @@ use tracing::field::Empty;
 use crate::backend::{Backend, BackendConnection, RowSink, Statement};
 use crate::error::Result;
 
-/// What a traced operation reports when it ends.
+/// The row count a traced operation reports when it ends.
 pub(crate) enum Outcome {
     /// Rows returned by a query.
     Returned(u64),

@@ -5,8 +5,8 @@
 //! connector pools PostgreSQL, MySQL and SQLite connections; a test can plug in a fake
 //! connector to exercise pool mechanics without a server.
 //!
-//! Every timeout has a finite default (see [`PoolConfig`]), so a caller never waits forever
-//! for a connection.
+//! Every timeout has a finite default (see [`PoolConfig`]), so `acquire` returns an error
+//! instead of waiting forever for a connection.
 //!
 //! ```
 //! use covet_pool::{Connector, Pool, PoolConfig};

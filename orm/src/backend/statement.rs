@@ -64,7 +64,7 @@ impl Statement {
     }
 }
 
-/// What a statement that returns no rows did.
+/// The outcome of a statement that returns no rows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExecResult {
     /// The number of rows inserted, updated or deleted.

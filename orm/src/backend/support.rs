@@ -24,8 +24,8 @@ pub(crate) fn check_values(values: &Values, capabilities: &Capabilities) -> Resu
     Ok(())
 }
 
-/// What a backend read from one of its database errors. A `None` field falls back to what
-/// sqlx reports.
+/// The details a backend read from one of its database errors. A `None` field falls back
+/// to the value sqlx reports.
 #[derive(Debug, Default)]
 pub(crate) struct Classified {
     pub(crate) kind: Option<ErrorKind>,

@@ -13,7 +13,7 @@ use crate::query::write::{common_columns, insert_statement, rows_per_statement};
 /// The MySQL session variable that counts conflicting rows of a DO NOTHING upsert.
 const CONFLICT_COUNTER: &str = "@covet_upsert_conflicts";
 
-/// What an upsert does with a row whose key already exists.
+/// The action an upsert takes on a row whose key already exists.
 enum Action<M> {
     Nothing,
     Update(Vec<ColumnRef<M>>),
@@ -110,15 +110,13 @@ impl<'a, M: Model> Upsert<'a, M> {
         let columns = common_columns(self.rows)?;
         let on_conflict = self.on_conflict(db)?;
         let chunk_size = rows_per_statement(db, columns.len());
-        let tx = db.begin().await?;
         let counts_conflicts = self.counts_conflicts(db);
+
+        let tx = db.begin().await?;
         if counts_conflicts {
-            tx.execute(Statement::new(
-                format!("SET {CONFLICT_COUNTER} = 0"),
-                sea_query::Values(Vec::new()),
-                "SET",
-            ))
-            .await?;
+            let reset = format!("SET {CONFLICT_COUNTER} = 0");
+            tx.execute(Statement::new(reset, sea_query::Values(Vec::new()), "SET"))
+                .await?;
         }
         let mut affected = 0;
         for chunk in self.rows.chunks(chunk_size) {
@@ -127,25 +125,15 @@ impl<'a, M: Model> Upsert<'a, M> {
             let statement = render(&tx, QueryStatement::Insert(&insert), "INSERT", M::TABLE);
             affected += tx.execute(statement).await?.rows_affected;
         }
-        let result = match (&self.action, counts_conflicts) {
-            (Action::Nothing, true) => {
-                let conflicted = read_counter(&tx).await?;
-                UpsertResult {
-                    rows,
-                    inserted: Some(rows.saturating_sub(conflicted)),
-                    conflicted: Some(conflicted),
-                }
-            }
-            (Action::Nothing, false) => UpsertResult {
-                rows,
-                inserted: Some(affected),
-                conflicted: Some(rows.saturating_sub(affected)),
-            },
-            (Action::Update(_), _) => UpsertResult {
-                rows,
-                inserted: None,
-                conflicted: None,
-            },
+        let conflicted = match (&self.action, counts_conflicts) {
+            (Action::Nothing, true) => Some(read_counter(&tx).await?),
+            (Action::Nothing, false) => Some(rows.saturating_sub(affected)),
+            (Action::Update(_), _) => None,
+        };
+        let result = UpsertResult {
+            rows,
+            inserted: conflicted.map(|conflicted| rows.saturating_sub(conflicted)),
+            conflicted,
         };
         tx.commit().await?;
         Ok(result)

@@ -9,7 +9,7 @@ use crate::executor::Executor;
 use crate::model::Model;
 use crate::query::{Select, key_filter, render};
 
-/// The columns an insert writes: all but generated columns left unset.
+/// Returns the columns an insert writes: all but generated columns left unset.
 pub(crate) fn insert_columns<M: Model>(row: &M) -> Vec<usize> {
     (0..M::COLUMNS.len())
         .filter(|&index| !(M::COLUMNS[index].generated && row.is_unset(index)))
