@@ -5,9 +5,9 @@ use std::marker::PhantomData;
 
 use sea_query::{Expr, ExprTrait, LikeExpr, Value};
 
-use crate::filter::Filter;
+use crate::filter::{Filter, Needs};
 use crate::model::Model;
-use crate::value::{Field, ValueOf};
+use crate::value::{Field, SqlType, ValueOf};
 
 /// The column of model `M` whose field has type `T`.
 ///
@@ -72,6 +72,16 @@ impl<M: Model, T> Column<M, T> {
 }
 
 impl<M: Model, T: Field> Column<M, T> {
+    /// Wraps a comparison of this column, noting that decimal comparisons need a backend
+    /// that compares decimals by value.
+    fn compare(&self, expr: Expr) -> Filter {
+        let needs = Needs {
+            decimal_comparison: T::SQL_TYPE == SqlType::Decimal,
+            ..Needs::default()
+        };
+        Filter::with_needs(expr, needs)
+    }
+
     /// Matches rows where the column equals `value`. On a nullable column, `eq(None)`
     /// matches NULL (`IS NULL`), not nothing.
     pub fn eq(self, value: impl ValueOf<T>) -> Filter {
@@ -79,7 +89,7 @@ impl<M: Model, T: Field> Column<M, T> {
         if is_null(&value) {
             return self.is_null();
         }
-        Filter::from_expr(self.expr().eq(value))
+        self.compare(self.expr().eq(value))
     }
 
     /// Matches rows where the column differs from `value`. `ne(None)` matches every
@@ -89,32 +99,32 @@ impl<M: Model, T: Field> Column<M, T> {
         if is_null(&value) {
             return self.is_not_null();
         }
-        Filter::from_expr(self.expr().ne(value))
+        self.compare(self.expr().ne(value))
     }
 
     /// Matches rows where the column is less than `value`.
     pub fn lt(self, value: impl ValueOf<T>) -> Filter {
-        Filter::from_expr(self.expr().lt(value.into_value()))
+        self.compare(self.expr().lt(value.into_value()))
     }
 
     /// Matches rows where the column is less than or equal to `value`.
     pub fn le(self, value: impl ValueOf<T>) -> Filter {
-        Filter::from_expr(self.expr().lte(value.into_value()))
+        self.compare(self.expr().lte(value.into_value()))
     }
 
     /// Matches rows where the column is greater than `value`.
     pub fn gt(self, value: impl ValueOf<T>) -> Filter {
-        Filter::from_expr(self.expr().gt(value.into_value()))
+        self.compare(self.expr().gt(value.into_value()))
     }
 
     /// Matches rows where the column is greater than or equal to `value`.
     pub fn ge(self, value: impl ValueOf<T>) -> Filter {
-        Filter::from_expr(self.expr().gte(value.into_value()))
+        self.compare(self.expr().gte(value.into_value()))
     }
 
     /// Matches rows where `low <= column <= high`.
     pub fn between(self, low: impl ValueOf<T>, high: impl ValueOf<T>) -> Filter {
-        Filter::from_expr(self.expr().between(low.into_value(), high.into_value()))
+        self.compare(self.expr().between(low.into_value(), high.into_value()))
     }
 
     /// Matches rows where the column equals one of `values`. An empty list matches no row.
@@ -123,7 +133,7 @@ impl<M: Model, T: Field> Column<M, T> {
         if values.is_empty() {
             return Filter::none();
         }
-        Filter::from_expr(self.expr().is_in(values))
+        self.compare(self.expr().is_in(values))
     }
 
     /// Matches rows where the column equals none of `values`. An empty list matches every
@@ -133,7 +143,7 @@ impl<M: Model, T: Field> Column<M, T> {
         if values.is_empty() {
             return Filter::all();
         }
-        Filter::from_expr(self.expr().is_not_in(values))
+        self.compare(self.expr().is_not_in(values))
     }
 }
 
@@ -146,12 +156,19 @@ impl<M: Model, T: Field + TextLike> Column<M, T> {
     /// Case sensitivity follows the backend: PostgreSQL compares case-sensitively, SQLite
     /// ignores ASCII case, and MySQL follows the column's collation.
     pub fn like(self, pattern: impl Into<String>) -> Filter {
-        Filter::from_expr(self.expr().like(LikeExpr::new(pattern).escape('\\')))
+        let pattern = pattern.into();
+        let needs = like_needs(&pattern);
+        Filter::with_needs(self.expr().like(LikeExpr::new(pattern).escape('\\')), needs)
     }
 
     /// Matches rows where the column does not match the LIKE `pattern`.
     pub fn not_like(self, pattern: impl Into<String>) -> Filter {
-        Filter::from_expr(self.expr().not_like(LikeExpr::new(pattern).escape('\\')))
+        let pattern = pattern.into();
+        let needs = like_needs(&pattern);
+        Filter::with_needs(
+            self.expr().not_like(LikeExpr::new(pattern).escape('\\')),
+            needs,
+        )
     }
 
     /// Matches rows where the column contains `text` literally: `%` and `_` in `text`
@@ -168,6 +185,13 @@ impl<M: Model, T: Field + TextLike> Column<M, T> {
     /// Matches rows where the column ends with `text` literally.
     pub fn ends_with(self, text: &str) -> Filter {
         self.like(format!("%{}", escape_like(text)))
+    }
+}
+
+fn like_needs(pattern: &str) -> Needs {
+    Needs {
+        nul_in_like: pattern.contains('\0'),
+        ..Needs::default()
     }
 }
 

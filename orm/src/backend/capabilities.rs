@@ -21,10 +21,18 @@ pub struct Capabilities {
     pub upsert: UpsertStyle,
     /// Whether unsigned 64-bit integers above `i64::MAX` can be stored.
     pub unsigned_64: bool,
+    /// Whether decimal columns compare and sort by numeric value. SQLite stores decimals as
+    /// text to keep their scale, so comparisons there would be textual.
+    pub decimal_comparison: bool,
+    /// Whether a floating-point NaN is stored as NaN (SQLite would store NULL).
+    pub stores_nan: bool,
+    /// Whether a LIKE pattern may contain a NUL character (SQLite ends the pattern there).
+    pub nul_in_like: bool,
 }
 
 impl Capabilities {
-    /// Creates capabilities from their parts.
+    /// Creates capabilities from their parts. The later fields start as supported; a
+    /// backend that lacks one sets it to `false`.
     pub fn new(
         insert_returning: bool,
         max_bind_parameters: usize,
@@ -36,6 +44,9 @@ impl Capabilities {
             max_bind_parameters,
             upsert,
             unsigned_64,
+            decimal_comparison: true,
+            stores_nan: true,
+            nul_in_like: true,
         }
     }
 }

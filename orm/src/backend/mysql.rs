@@ -73,6 +73,8 @@ impl MySqlBackend {
                 true,
             ),
         };
+        // MySQL rejects NaN with an out-of-range error; covet rejects it first with a clear one.
+        backend.capabilities.stores_nan = false;
         let version = backend.server_version().await?;
         if let Some(mariadb) = mariadb_version(&version) {
             backend.system = "mariadb";
@@ -216,7 +218,25 @@ sqlx_connection!(
     database: MySql,
     row_reader: MySqlRowReader,
     classify: classify,
+    prepare: utc_as_naive,
 );
+
+/// Binds `DateTime<Utc>` values as DATETIME. sqlx sends them as TIMESTAMP, which MariaDB
+/// turns into NULL outside 1970-2038. sqlx sets the session time zone to UTC, so the stored
+/// value is the same.
+fn utc_as_naive(values: Values) -> Values {
+    let converted = values
+        .0
+        .into_iter()
+        .map(|value| match value {
+            sea_query::Value::ChronoDateTimeUtc(time) => {
+                sea_query::Value::ChronoDateTime(time.map(|time| time.naive_utc()))
+            }
+            other => other,
+        })
+        .collect();
+    Values(converted)
+}
 
 fn last_insert_id(done: &MySqlQueryResult) -> Option<i64> {
     i64::try_from(done.last_insert_id())
@@ -275,7 +295,9 @@ impl RowReader for MySqlRowReader<'_> {
     fn read_decimal(&self, index: usize) -> Result<Option<rust_decimal::Decimal>> {
         // Decimals arrive as text. A column scale above what a value needs pads it with
         // zeros, which are dropped only when the padded text does not fit Decimal.
-        let text = read_column!(self.0, index, String)?;
+        // sqlx's String type check rejects DECIMAL columns, whose values arrive as text.
+        let text: Option<String> = sqlx::Row::try_get_unchecked(self.0, index)
+            .map_err(|error| crate::error::Error::decode(self.column_name(index), error))?;
         let column = self.column_name(index);
         match parse_decimal(column, text.clone()) {
             Ok(value) => Ok(value),

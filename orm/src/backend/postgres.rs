@@ -162,6 +162,7 @@ sqlx_connection!(
     database: Postgres,
     row_reader: PgRowReader,
     classify: classify,
+    prepare: crate::backend::support::values_as_given,
 );
 
 fn last_insert_id(_: &PgQueryResult) -> Option<i64> {

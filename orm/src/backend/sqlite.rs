@@ -134,6 +134,9 @@ impl SqliteBackend {
         )
         .await?;
         let version = parse_version(&version);
+        self.capabilities.decimal_comparison = false;
+        self.capabilities.stores_nan = false;
+        self.capabilities.nul_in_like = false;
         self.capabilities.insert_returning = version >= (3, 35);
         self.capabilities.max_bind_parameters = max_variables(&options, version);
         Ok(())
@@ -254,6 +257,7 @@ sqlx_connection!(
     database: Sqlite,
     row_reader: SqliteRowReader,
     classify: classify,
+    prepare: crate::backend::support::values_as_given,
 );
 
 fn last_insert_id(done: &SqliteQueryResult) -> Option<i64> {

@@ -10,6 +10,17 @@ use crate::error::{DatabaseError, Error, ErrorKind, Result};
 /// code would otherwise panic or wrap them.
 pub(crate) fn check_values(values: &Values, capabilities: &Capabilities) -> Result<()> {
     for value in &values.0 {
+        let nan = match value {
+            Value::Float(Some(number)) => number.is_nan(),
+            Value::Double(Some(number)) => number.is_nan(),
+            _ => false,
+        };
+        if nan && !capabilities.stores_nan {
+            return Err(Error::InvalidInput(String::from(
+                "NaN cannot be stored on this backend, which would turn it into NULL or reject \
+                 it; store None or a number instead",
+            )));
+        }
         if let Value::BigUnsigned(Some(number)) = value
             && !capabilities.unsigned_64
             && i64::try_from(*number).is_err()
@@ -209,6 +220,11 @@ macro_rules! common_row_reader_methods {
 }
 pub(crate) use common_row_reader_methods;
 
+/// Leaves bind values as they are, for backends that bind every type directly.
+pub(crate) fn values_as_given(values: Values) -> Values {
+    values
+}
+
 /// Converts an `i64` read from a signed column into the `u64` a field expects.
 pub(crate) fn i64_to_u64(column: &str, value: Option<i64>) -> Result<Option<u64>> {
     value
@@ -226,14 +242,13 @@ pub(crate) fn parse_decimal(
     text: Option<String>,
 ) -> Result<Option<rust_decimal::Decimal>> {
     text.map(|text| {
-        text.trim()
-            .parse::<rust_decimal::Decimal>()
-            .map_err(|error| {
-                Error::decode(
-                    column,
-                    format!("`{text}` does not fit rust_decimal::Decimal: {error}"),
-                )
-            })
+        // from_str_exact fails where parse would round away fraction digits.
+        rust_decimal::Decimal::from_str_exact(text.trim()).map_err(|error| {
+            Error::decode(
+                column,
+                format!("`{text}` does not fit rust_decimal::Decimal: {error}"),
+            )
+        })
     })
     .transpose()
 }
@@ -252,7 +267,8 @@ macro_rules! sqlx_connection {
         options: $options:ty,
         database: $database:ty,
         row_reader: $reader:ident,
-        classify: $classify:path $(,)?
+        classify: $classify:path,
+        prepare: $prepare:path $(,)?
     ) => {
         /// A pooled connection of this backend.
         pub(crate) struct $name {
@@ -283,6 +299,7 @@ macro_rules! sqlx_connection {
                 values: sea_query::Values,
             ) -> $crate::error::Result<$crate::backend::ExecResult> {
                 $crate::backend::support::check_values(&values, &self.capabilities)?;
+                let values = $prepare(values);
                 let query = sqlx::query_with::<$database, _>(
                     sqlx::AssertSqlSafe(sql.to_owned()),
                     sea_query_sqlx::SqlxValues(values),
@@ -305,6 +322,7 @@ macro_rules! sqlx_connection {
                 use futures_util::TryStreamExt as _;
 
                 $crate::backend::support::check_values(&values, &self.capabilities)?;
+                let values = $prepare(values);
                 let query = sqlx::query_with::<$database, _>(
                     sqlx::AssertSqlSafe(sql.to_owned()),
                     sea_query_sqlx::SqlxValues(values),

@@ -61,6 +61,7 @@ impl<M: Model> Delete<M> {
         let mut delete = Query::delete();
         delete.from_table(M::TABLE);
         if let Some(filter) = self.filter {
+            filter.needs().check(db.backend())?;
             delete.cond_where(filter.into_condition());
         }
         let statement = render(db, QueryStatement::Delete(&delete), "DELETE", M::TABLE);

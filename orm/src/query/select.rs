@@ -3,13 +3,14 @@ use std::marker::PhantomData;
 
 use sea_query::{Alias, Expr, Order, Query, SelectStatement};
 
-use crate::backend::QueryStatement;
+use crate::backend::{Backend, QueryStatement};
 use crate::column::ColumnRef;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::filter::Filter;
 use crate::model::Model;
 use crate::query::{key_filter, render};
+use crate::value::SqlType;
 
 /// A SELECT over the table of model `M`, built with [`Model::query`].
 pub struct Select<M> {
@@ -135,12 +136,26 @@ impl<M: Model> Select<M> {
         }
     }
 
+    /// Checks that the backend can run this query's filter and sort as written.
+    fn check_backend(&self, backend: &dyn Backend) -> Result<()> {
+        let mut needs = self.filter.as_ref().map(Filter::needs).unwrap_or_default();
+        let sorts_decimal = self.order.iter().any(|(name, _)| {
+            M::COLUMNS
+                .iter()
+                .any(|column| column.name == *name && column.sql_type == SqlType::Decimal)
+        });
+        needs.decimal_comparison |= sorts_decimal;
+        needs.check(backend)
+    }
+
     /// Returns every matching row.
     ///
     /// # Errors
     ///
-    /// Connection, pool and decode errors.
+    /// [`Error::Unsupported`] when the backend cannot run the filter or sort as written,
+    /// and connection, pool and decode errors.
     pub async fn all<E: Executor + ?Sized>(self, db: &E) -> Result<Vec<M>> {
+        self.check_backend(db.backend())?;
         let statement = render(
             db,
             QueryStatement::Select(&self.statement()),
@@ -191,6 +206,7 @@ impl<M: Model> Select<M> {
     ///
     /// Connection and pool errors.
     pub async fn count<E: Executor + ?Sized>(self, db: &E) -> Result<u64> {
+        self.check_backend(db.backend())?;
         let mut inner = Query::select();
         inner.expr(Expr::cust("1")).from(M::TABLE);
         let unordered = Select::<M> {
@@ -218,6 +234,7 @@ impl<M: Model> Select<M> {
     ///
     /// Connection and pool errors.
     pub async fn exists<E: Executor + ?Sized>(self, db: &E) -> Result<bool> {
+        self.check_backend(db.backend())?;
         let mut select = Query::select();
         select.expr(Expr::cust("1")).from(M::TABLE);
         let probe = Select::<M> {

@@ -80,6 +80,7 @@ impl<M: Model> Update<M> {
             update.value(column, value);
         }
         if let Some(filter) = self.filter {
+            filter.needs().check(db.backend())?;
             update.cond_where(filter.into_condition());
         }
         let statement = render(db, QueryStatement::Update(&update), "UPDATE", M::TABLE);

@@ -151,24 +151,30 @@ impl TestDb {
 pub async fn run<F, Fut>(backend: Backend, test: &str, body: F)
 where
     F: FnOnce(Database) -> Fut,
-    Fut: Future<Output = covet::Result<()>>,
+    Fut: Future<Output = covet::Result<()>> + Send + 'static,
 {
     run_with(backend, test, ConnectOptions::new(), body).await;
 }
 
-/// Like [`run`], with pool options.
+/// Like [`run`], with pool options. The database is dropped even when `body` panics.
 pub async fn run_with<F, Fut>(backend: Backend, test: &str, options: ConnectOptions, body: F)
 where
     F: FnOnce(Database) -> Fut,
-    Fut: Future<Output = covet::Result<()>>,
+    Fut: Future<Output = covet::Result<()>> + Send + 'static,
 {
     let Some(test_db) = TestDb::create(backend, test, options).await else {
         return;
     };
-    let result = body(test_db.db.clone()).await;
+    // A spawned task turns a panic into a JoinError, so cleanup still runs.
+    let outcome = tokio::spawn(body(test_db.db.clone())).await;
     test_db.cleanup().await;
-    if let Err(error) = result {
-        panic!("{test} failed on {backend:?}: {error} ({error:?})");
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => panic!("{test} failed on {backend:?}: {error} ({error:?})"),
+        Err(join_error) => match join_error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(join_error) => panic!("{test} was cancelled on {backend:?}: {join_error}"),
+        },
     }
 }
 
