@@ -12,6 +12,7 @@ use sqlx::error::DatabaseError as SqlxDatabaseError;
 
 use crate::backend::support::Classified;
 use crate::backend::{Backend, ExecResult, RowSink, Statement};
+use crate::connection::Connection;
 use crate::error::{Error, Result, redact_url};
 use crate::executor::Executor;
 use crate::trace::{Outcome, traced};
@@ -177,6 +178,16 @@ impl Database {
     {
         let tx = self.begin().await?;
         tx.run(body).await
+    }
+
+    /// Opens a connection outside the pool, owned by the caller until dropped. Use it for
+    /// work that needs one session throughout, such as a session-level lock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connection`] when the connection cannot be opened.
+    pub async fn dedicated_connection(&self) -> Result<Connection> {
+        Connection::open(Arc::clone(&self.backend)).await
     }
 
     /// Returns the backend.

@@ -48,6 +48,7 @@
 
 pub mod backend;
 mod column;
+mod connection;
 mod database;
 mod error;
 mod executor;
@@ -65,6 +66,7 @@ pub use covet_derive::Model;
 pub use sea_query::Order;
 
 pub use crate::column::{Column, ColumnRef, TextLike, escape_like};
+pub use crate::connection::Connection;
 pub use crate::database::{ConnectOptions, Database};
 pub use crate::error::{DatabaseError, Error, ErrorKind, Result, redact_url};
 pub use crate::executor::Executor;

@@ -28,9 +28,11 @@ pub struct Transaction {
     owner: bool,
 }
 
-struct Shared {
-    backend: Arc<dyn Backend>,
-    conn: Mutex<Box<dyn BackendConnection>>,
+/// One connection and its backend, shared by a [`Connection`](crate::Connection) and the
+/// transactions begun on it.
+pub(crate) struct Shared {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) conn: Mutex<Box<dyn BackendConnection>>,
 }
 
 impl fmt::Debug for Transaction {
@@ -44,14 +46,32 @@ impl fmt::Debug for Transaction {
 
 impl Transaction {
     pub(crate) async fn begin_on(backend: Arc<dyn Backend>) -> Result<Self> {
-        let mut conn = backend.acquire().await?;
-        traced_control(backend.as_ref(), "BEGIN", conn.begin()).await?;
-        let depth = conn.transaction_depth();
+        let conn = backend.acquire().await?;
+        let shared = Arc::new(Shared {
+            backend,
+            conn: Mutex::new(conn),
+        });
+        Self::begin_on_shared(shared, None).await
+    }
+
+    /// Begins a transaction on a shared connection, with `BEGIN` or a custom statement.
+    pub(crate) async fn begin_on_shared(
+        shared: Arc<Shared>,
+        statement: Option<&'static str>,
+    ) -> Result<Self> {
+        let depth = {
+            let mut conn = shared.conn.lock().await;
+            let backend = shared.backend.as_ref();
+            match statement {
+                Some(statement) => {
+                    traced_control(backend, statement, conn.begin_with(statement)).await?
+                }
+                None => traced_control(backend, "BEGIN", conn.begin()).await?,
+            }
+            conn.transaction_depth()
+        };
         Ok(Self {
-            shared: Arc::new(Shared {
-                backend,
-                conn: Mutex::new(conn),
-            }),
+            shared,
             depth,
             owner: true,
         })

@@ -57,6 +57,10 @@ impl Backend for Recording {
         self.inner.acquire().await
     }
 
+    async fn connect_dedicated(&self) -> covet::Result<Box<dyn BackendConnection>> {
+        self.inner.connect_dedicated().await
+    }
+
     fn pool_status(&self) -> PoolStatus {
         self.inner.pool_status()
     }

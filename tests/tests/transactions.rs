@@ -118,6 +118,27 @@ backend_tests! {
         Ok(())
     }
 
+    async fn dedicated_connection_keeps_session(db) {
+        let conn = db.dedicated_connection().await?;
+        // A temporary table lives in one session only, so every statement below must run on
+        // the same connection for it to be found.
+        covet::raw("CREATE TEMPORARY TABLE scratch (id INTEGER)").execute(&conn).await?;
+        covet::raw("INSERT INTO scratch (id) VALUES (1)").execute(&conn).await?;
+        let tx = conn.begin().await?;
+        covet::raw("INSERT INTO scratch (id) VALUES (2)").execute(&tx).await?;
+        tx.commit().await?;
+        let count = covet::raw("SELECT COUNT(*) FROM scratch")
+            .fetch_scalar::<i64, _>(&conn)
+            .await?;
+        assert_eq!(count, Some(2));
+        let pooled = covet::raw("SELECT COUNT(*) FROM scratch")
+            .fetch_scalar::<i64, _>(&db)
+            .await;
+        assert!(pooled.is_err(), "pooled connections do not see the temporary table");
+        assert_eq!(db.pool_status().in_use, 0, "the dedicated connection is not pooled");
+        Ok(())
+    }
+
     async fn commit_with_open_savepoint_fails(db) {
         Entry::create_table(&db).await?;
         let tx = db.begin().await?;

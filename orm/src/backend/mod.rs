@@ -66,6 +66,14 @@ pub trait Backend: Debug + Send + Sync + 'static {
     /// [`Error::Connection`](crate::Error::Connection) when opening one fails.
     async fn acquire(&self) -> Result<Box<dyn BackendConnection>>;
 
+    /// Opens a connection outside the pool, for one owner that needs the same session for
+    /// a long time, such as the migration runner's lock. It closes when dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connection`](crate::Error::Connection) when the connection cannot be opened.
+    async fn connect_dedicated(&self) -> Result<Box<dyn BackendConnection>>;
+
     /// Returns the pool's counts.
     fn pool_status(&self) -> PoolStatus;
 
@@ -87,6 +95,13 @@ pub trait BackendConnection: Send {
 
     /// Begins a transaction, or a savepoint inside one.
     async fn begin(&mut self) -> Result<()>;
+
+    /// Begins a transaction with a custom statement, such as SQLite's `BEGIN IMMEDIATE`.
+    ///
+    /// # Errors
+    ///
+    /// The database's error, or an error when a transaction is already open.
+    async fn begin_with(&mut self, statement: &'static str) -> Result<()>;
 
     /// Commits the innermost transaction level.
     async fn commit(&mut self) -> Result<()>;

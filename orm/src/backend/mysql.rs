@@ -10,7 +10,7 @@ use sqlx::error::DatabaseError as SqlxDatabaseError;
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlDatabaseError, MySqlQueryResult, MySqlRow};
 
 use crate::backend::support::{
-    Classified, between, common_row_reader_methods, parse_decimal, parse_json, read_column,
+    Classified, Held, between, common_row_reader_methods, parse_decimal, parse_json, read_column,
     sqlx_connection,
 };
 use crate::backend::{
@@ -196,7 +196,22 @@ impl Backend for MySqlBackend {
             )
         })?;
         Ok(Box::new(MySqlConnection {
-            conn,
+            conn: Held::Pooled(conn),
+            system: self.system,
+            capabilities: self.capabilities.clone(),
+            target: std::sync::Arc::clone(&self.target),
+        }))
+    }
+
+    async fn connect_dedicated(&self) -> Result<Box<dyn BackendConnection>> {
+        let conn = covet_pool::Connector::connect(self.pool.connector())
+            .await
+            .map_err(|error| {
+                let error = covet_pool::PoolError::Connect(error);
+                crate::database::map_pool_error(self.system, &self.target, error, classify)
+            })?;
+        Ok(Box::new(MySqlConnection {
+            conn: Held::Dedicated(conn),
             system: self.system,
             capabilities: self.capabilities.clone(),
             target: std::sync::Arc::clone(&self.target),

@@ -10,7 +10,7 @@ use sqlx::error::DatabaseError as SqlxDatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow, Postgres};
 
 use crate::backend::support::{
-    Classified, common_row_reader_methods, i64_to_u64, read_column, sqlx_connection,
+    Classified, Held, common_row_reader_methods, i64_to_u64, read_column, sqlx_connection,
 };
 use crate::backend::{
     AutoIncrementColumn, Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement,
@@ -140,7 +140,22 @@ impl Backend for PostgresBackend {
             crate::database::map_pool_error(SYSTEM, self.pool.connector().label(), error, classify)
         })?;
         Ok(Box::new(PgConnection {
-            conn,
+            conn: Held::Pooled(conn),
+            system: SYSTEM,
+            capabilities: self.capabilities.clone(),
+            target: std::sync::Arc::clone(&self.target),
+        }))
+    }
+
+    async fn connect_dedicated(&self) -> Result<Box<dyn BackendConnection>> {
+        let conn = covet_pool::Connector::connect(self.pool.connector())
+            .await
+            .map_err(|error| {
+                let error = covet_pool::PoolError::Connect(error);
+                crate::database::map_pool_error(SYSTEM, &self.target, error, classify)
+            })?;
+        Ok(Box::new(PgConnection {
+            conn: Held::Dedicated(conn),
             system: SYSTEM,
             capabilities: self.capabilities.clone(),
             target: std::sync::Arc::clone(&self.target),

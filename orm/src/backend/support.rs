@@ -220,6 +220,42 @@ macro_rules! common_row_reader_methods {
 }
 pub(crate) use common_row_reader_methods;
 
+/// A connection borrowed from the pool, or one opened for a single owner outside it.
+pub(crate) enum Held<C: covet_pool::Connector> {
+    Pooled(covet_pool::Pooled<C>),
+    Dedicated(C::Connection),
+}
+
+impl<C: covet_pool::Connector> Held<C> {
+    /// Marks a pooled connection broken so the pool drops it. A dedicated connection closes
+    /// when its owner drops it anyway.
+    pub(crate) fn mark_broken(&mut self) {
+        if let Held::Pooled(pooled) = self {
+            pooled.mark_broken();
+        }
+    }
+}
+
+impl<C: covet_pool::Connector> std::ops::Deref for Held<C> {
+    type Target = C::Connection;
+
+    fn deref(&self) -> &C::Connection {
+        match self {
+            Held::Pooled(pooled) => pooled,
+            Held::Dedicated(conn) => conn,
+        }
+    }
+}
+
+impl<C: covet_pool::Connector> std::ops::DerefMut for Held<C> {
+    fn deref_mut(&mut self) -> &mut C::Connection {
+        match self {
+            Held::Pooled(pooled) => pooled,
+            Held::Dedicated(conn) => conn,
+        }
+    }
+}
+
 /// Leaves bind values as they are, for backends that bind every type directly.
 pub(crate) fn values_as_given(values: Values) -> Values {
     values
@@ -270,9 +306,10 @@ macro_rules! sqlx_connection {
         classify: $classify:path,
         prepare: $prepare:path $(,)?
     ) => {
-        /// A pooled connection of this backend.
+        /// A connection of this backend, pooled or dedicated.
         pub(crate) struct $name {
-            conn: covet_pool::Pooled<covet_pool::sqlx_connector::SqlxConnector<$options>>,
+            conn:
+                $crate::backend::support::Held<covet_pool::sqlx_connector::SqlxConnector<$options>>,
             system: &'static str,
             capabilities: $crate::backend::Capabilities,
             /// The database URL without its password, for connection errors.
@@ -359,6 +396,17 @@ macro_rules! sqlx_connection {
                 let result =
                     <$database as sqlx::Database>::TransactionManager::begin(&mut *self.conn, None)
                         .await;
+                result.map_err(|error| self.map_error(error))
+            }
+
+            async fn begin_with(&mut self, statement: &'static str) -> $crate::error::Result<()> {
+                use sqlx_core::transaction::TransactionManager as _;
+                let statement = sqlx::SqlSafeStr::into_sql_str(statement);
+                let result = <$database as sqlx::Database>::TransactionManager::begin(
+                    &mut *self.conn,
+                    Some(statement),
+                )
+                .await;
                 result.map_err(|error| self.map_error(error))
             }
 

@@ -1,0 +1,93 @@
+//! A dedicated connection outside the pool.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sea_query::Values;
+use tokio::sync::Mutex;
+
+use crate::backend::{Backend, ExecResult, RowSink, Statement};
+use crate::error::Result;
+use crate::executor::Executor;
+use crate::trace::{Outcome, traced};
+use crate::transaction::{Shared, Transaction};
+
+/// One connection opened outside the pool with
+/// [`Database::dedicated_connection`](crate::Database::dedicated_connection), for work that
+/// needs one session throughout, such as holding a lock. It closes when dropped, together
+/// with every session-level lock it holds.
+///
+/// Statements run in autocommit mode; [`begin`](Self::begin) starts a transaction on it.
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("backend", &self.shared.backend.system_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    pub(crate) async fn open(backend: Arc<dyn Backend>) -> Result<Self> {
+        let conn = backend.connect_dedicated().await?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                backend,
+                conn: Mutex::new(conn),
+            }),
+        })
+    }
+
+    /// Begins a transaction with `statement` in place of `BEGIN`, such as SQLite's
+    /// `BEGIN IMMEDIATE`, which takes the write lock at once.
+    ///
+    /// # Errors
+    ///
+    /// The database's error, and an error when a transaction is already open.
+    pub async fn begin_with(&self, statement: &'static str) -> Result<Transaction> {
+        Transaction::begin_on_shared(Arc::clone(&self.shared), Some(statement)).await
+    }
+}
+
+#[async_trait]
+impl Executor for Connection {
+    fn backend(&self) -> &dyn Backend {
+        self.shared.backend.as_ref()
+    }
+
+    async fn execute(&self, mut statement: Statement) -> Result<ExecResult> {
+        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
+        traced(
+            self.shared.backend.as_ref(),
+            &statement,
+            |done: &ExecResult| Outcome::Affected(done.rows_affected),
+            async {
+                let mut conn = self.shared.conn.lock().await;
+                conn.execute(&statement.sql, values).await
+            },
+        )
+        .await
+    }
+
+    async fn fetch(&self, mut statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
+        traced(
+            self.shared.backend.as_ref(),
+            &statement,
+            |rows: &u64| Outcome::Returned(*rows),
+            async {
+                let mut conn = self.shared.conn.lock().await;
+                conn.fetch(&statement.sql, values, sink).await
+            },
+        )
+        .await
+    }
+
+    async fn begin(&self) -> Result<Transaction> {
+        Transaction::begin_on_shared(Arc::clone(&self.shared), None).await
+    }
+}
