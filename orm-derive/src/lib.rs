@@ -1,6 +1,7 @@
 //! Derive macros for covet. Use them through the `covet` crate: `use covet::Model;`.
 
 mod attr;
+mod embed;
 mod model;
 
 use proc_macro::TokenStream;
@@ -36,6 +37,22 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     model::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Embeds the migration files of a directory, relative to the crate's `Cargo.toml`, and
+/// expands to `covet_migrate::MigrationSet::from_embedded(...)`, a
+/// `Result<MigrationSet, MigrateError>`. Use it through `covet_migrate::embed_migrations!`.
+///
+/// File names that do not fit `VERSION_NAME.up.sql` or `VERSION_NAME.down.sql`, and
+/// versions used by two names, are compile errors. An edited file triggers a rebuild; for a
+/// new file to do so too, add a build script that prints
+/// `cargo:rerun-if-changed=migrations`.
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    let directory = parse_macro_input!(input as syn::LitStr);
+    embed::expand(&directory)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -1,0 +1,29 @@
+//! The `covet-migrate` command: `covet-migrate --help` lists its commands.
+
+use clap::Parser;
+use covet_migrate::cli::{Cli, run};
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    // A .env file is optional; the environment and --database-url take precedence.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_env("COVET_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("covet::migrate=info,warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(run(cli, &mut std::io::stdout(), &mut std::io::stderr()));
+    std::process::exit(code);
+}

@@ -1,0 +1,174 @@
+//! The migration lock that keeps two runners from applying migrations at the same time.
+//!
+//! | backend | lock |
+//! |---|---|
+//! | PostgreSQL | a session advisory lock (`pg_try_advisory_lock`), polled without an open transaction |
+//! | MySQL, MariaDB | `GET_LOCK` with a one-second timeout per attempt |
+//! | SQLite | none here: each migration runs in `BEGIN IMMEDIATE`, which takes the write lock |
+//!
+//! The lock lives on the runner's dedicated connection, so closing that connection releases
+//! it even when the process cannot run its own cleanup.
+
+use std::time::{Duration, Instant};
+
+use covet::{Connection, Executor};
+
+use crate::checksum::checksum;
+use crate::error::{MigrateError, Result};
+
+/// How often a waiting runner logs who holds the lock.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// A lock for one database, schema and history table.
+#[derive(Clone, Debug)]
+pub(crate) enum MigrationLock {
+    /// PostgreSQL's advisory lock key.
+    Advisory(i64),
+    /// MySQL's named lock.
+    Named(String),
+    /// No runner-wide lock (SQLite).
+    None,
+}
+
+impl MigrationLock {
+    /// Derives the lock for `conn`'s database, schema and the history table, or from
+    /// `key` when the caller overrides it.
+    pub(crate) async fn for_connection(
+        conn: &Connection,
+        table: &str,
+        key: Option<&str>,
+    ) -> Result<Self> {
+        let system = conn.backend().system_name();
+        let scope = match key {
+            Some(key) => key.to_owned(),
+            None => {
+                let location = match system {
+                    "postgresql" => "SELECT current_database() || '.' || current_schema()",
+                    "mysql" | "mariadb" => "SELECT DATABASE()",
+                    _ => return Ok(MigrationLock::None),
+                };
+                let place = covet::raw(location)
+                    .fetch_scalar::<Option<String>, _>(conn)
+                    .await?;
+                format!(
+                    "covet-migrate:{}:{table}",
+                    place.flatten().unwrap_or_default()
+                )
+            }
+        };
+        let digest = checksum(scope.as_bytes());
+        Ok(match system {
+            "postgresql" => {
+                let high = i64::from_str_radix(&digest[..16], 16).unwrap_or_default();
+                // A non-negative key splits cleanly into pg_locks' two 32-bit halves.
+                MigrationLock::Advisory(high & i64::MAX)
+            }
+            "mysql" | "mariadb" => MigrationLock::Named(format!("covet:{}", &digest[..40])),
+            _ => MigrationLock::None,
+        })
+    }
+
+    /// Waits for the lock, logging who holds it, until `timeout` passes.
+    pub(crate) async fn acquire(&self, conn: &Connection, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        let mut reported = None::<Instant>;
+        loop {
+            if self.try_acquire(conn).await? {
+                if reported.is_some() {
+                    tracing::info!(target: "covet::migrate", waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "took the migration lock");
+                }
+                return Ok(());
+            }
+            if started.elapsed() >= timeout {
+                let holder = self.holder(conn).await;
+                return Err(MigrateError::LockTimeout {
+                    waited: started.elapsed(),
+                    holder,
+                });
+            }
+            if reported.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
+                let holder = self.holder(conn).await;
+                tracing::info!(target: "covet::migrate", %holder, "waiting for the migration lock");
+                reported = Some(Instant::now());
+            }
+            if matches!(self, MigrationLock::Advisory(_)) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    async fn try_acquire(&self, conn: &Connection) -> Result<bool> {
+        let taken = match self {
+            MigrationLock::Advisory(key) => covet::raw("SELECT pg_try_advisory_lock($1)")
+                .bind(*key)
+                .fetch_scalar::<bool, _>(conn)
+                .await?
+                .unwrap_or(false),
+            MigrationLock::Named(name) => {
+                covet::raw("SELECT GET_LOCK(?, 1)")
+                    .bind(name.clone())
+                    .fetch_scalar::<Option<i64>, _>(conn)
+                    .await?
+                    .flatten()
+                    == Some(1)
+            }
+            MigrationLock::None => true,
+        };
+        Ok(taken)
+    }
+
+    /// Releases the lock.
+    pub(crate) async fn release(&self, conn: &Connection) -> Result<()> {
+        match self {
+            MigrationLock::Advisory(key) => {
+                covet::raw("SELECT pg_advisory_unlock($1)")
+                    .bind(*key)
+                    .fetch_scalar::<bool, _>(conn)
+                    .await?;
+            }
+            MigrationLock::Named(name) => {
+                covet::raw("SELECT RELEASE_LOCK(?)")
+                    .bind(name.clone())
+                    .fetch_scalar::<Option<i64>, _>(conn)
+                    .await?;
+            }
+            MigrationLock::None => {}
+        }
+        Ok(())
+    }
+
+    /// Describes the session holding the lock, as far as the database reports it.
+    async fn holder(&self, conn: &Connection) -> String {
+        let described = match self {
+            MigrationLock::Advisory(key) => {
+                let sql = "SELECT 'pid ' || a.pid || ' (' || coalesce(a.application_name, '') \
+                           || ', ' || coalesce(a.client_addr::text, 'local') || ')' \
+                           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                           WHERE l.locktype = 'advisory' AND l.granted \
+                           AND l.classid::bigint = $1 AND l.objid::bigint = $2";
+                covet::raw(sql)
+                    .bind(*key >> 32)
+                    .bind(*key & 0xFFFF_FFFF)
+                    .fetch_scalar::<Option<String>, _>(conn)
+                    .await
+            }
+            MigrationLock::Named(name) => {
+                let sql = "SELECT CONCAT('connection ', p.ID, ' (', p.USER, '@', p.HOST, ')') \
+                           FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)";
+                covet::raw(sql)
+                    .bind(name.clone())
+                    .fetch_scalar::<Option<String>, _>(conn)
+                    .await
+            }
+            MigrationLock::None => Ok(None),
+        };
+        match described {
+            Ok(Some(Some(holder))) => holder,
+            Ok(_) => String::from("an unknown session"),
+            Err(error) => {
+                tracing::debug!(target: "covet::migrate", %error, "could not read the lock holder");
+                String::from("an unknown session")
+            }
+        }
+    }
+}
