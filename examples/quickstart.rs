@@ -1,10 +1,11 @@
-//! covet's first example: one model, its table, and every basic operation.
+//! covet's first example: one model, its migrations, and every basic operation.
 //!
 //! With no setup it creates a SQLite database in a temporary directory. Set DATABASE_URL to
 //! run the same code on PostgreSQL or MariaDB, for example
 //! `DATABASE_URL=postgres://root@127.0.0.1/test cargo run --example quickstart`.
 
-use covet::{Database, Filter, Model, Order};
+use covet::{Database, Filter, Model, Order, Transaction};
+use covet_migrate::{DownTarget, Migration, Migrator, RustMigration, embed_migrations};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[covet(table = "quickstart_books")]
@@ -18,6 +19,32 @@ struct Book {
     rating: Option<f64>,
 }
 
+/// Migration 1, in Rust: the table as the model declares it, with each backend's types.
+struct CreateBooks;
+
+#[async_trait::async_trait]
+impl RustMigration for CreateBooks {
+    fn version(&self) -> i64 {
+        1
+    }
+
+    fn name(&self) -> &str {
+        "create_books"
+    }
+
+    async fn up(&self, tx: &Transaction) -> covet::Result<()> {
+        Book::create_table(tx).await
+    }
+
+    fn has_down(&self) -> bool {
+        true
+    }
+
+    async fn down(&self, tx: &Transaction) -> covet::Result<()> {
+        Book::drop_table(tx).await
+    }
+}
+
 fn book(title: &str, author: &str, year: i32, rating: Option<f64>) -> Book {
     Book {
         id: 0,
@@ -29,7 +56,14 @@ fn book(title: &str, author: &str, year: i32, rating: Option<f64>) -> Book {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let scratch = std::env::temp_dir().join(format!("covet-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     let url = match std::env::var("DATABASE_URL") {
@@ -43,14 +77,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         covet::redact_url(&url)
     );
 
-    Book::drop_table(&db).await?;
-    Book::create_table(&db).await?;
-    println!("created table {}", Book::TABLE);
+    // Migration 2 is SQL in examples/migrations, compiled into this binary.
+    let mut migrations = embed_migrations!("migrations")?;
+    migrations.add(Migration::rust(CreateBooks))?;
+    let migrator = Migrator::new(migrations);
+    migrator.down(&db, DownTarget::To(0)).await?;
+    let report = migrator.up(&db, None).await?;
+    for done in &report.applied {
+        println!("applied migration {} {}", done.version, done.name);
+    }
 
-    let first = book("The Dispossessed", "Ursula K. Le Guin", 1974, Some(4.6))
-        .insert(&db)
+    let first = Book::query()
+        .filter(Book::TITLE.eq("The Dispossessed"))
+        .one(&db)
         .await?;
-    println!("inserted {first:?}");
+    println!("the seed migration inserted {first:?}");
     let batch = [
         book("Kindred", "Octavia E. Butler", 1979, Some(4.5)),
         book("Piranesi", "Susanna Clarke", 2020, None),
@@ -107,6 +148,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let titles: Vec<&str> = remaining.iter().map(|book| book.title.as_str()).collect();
     println!("remaining: {titles:?}");
+
+    let reverted = migrator.down(&db, DownTarget::To(0)).await?;
+    println!(
+        "reverted {} migrations, leaving the database as it was",
+        reverted.reverted.len()
+    );
 
     db.close();
     std::fs::remove_dir_all(&scratch)?;

@@ -1,5 +1,7 @@
 //! The `covet-migrate` command: `covet-migrate --help` lists its commands.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use covet_migrate::cli::{Cli, run};
 use tracing_subscriber::EnvFilter;
@@ -13,6 +15,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

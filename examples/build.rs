@@ -1,0 +1,5 @@
+//! Rebuilds the examples when a migration file is added, so `embed_migrations!` sees it.
+
+fn main() {
+    println!("cargo:rerun-if-changed=migrations");
+}

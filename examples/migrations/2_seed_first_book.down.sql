@@ -1,0 +1,1 @@
+DELETE FROM quickstart_books WHERE title = 'The Dispossessed';
