@@ -82,3 +82,36 @@ fn check_versions<'a>(input: &LitStr, names: impl Iterator<Item = &'a String>) -
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_versions;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    fn literal() -> syn::LitStr {
+        syn::LitStr::new("migrations", proc_macro2::Span::call_site())
+    }
+
+    #[test]
+    fn pairs_of_one_version_pass() {
+        let files = names(&["1_a.up.sql", "1_a.down.sql", "2_b.up.sql"]);
+        assert!(check_versions(&literal(), files.iter()).is_ok());
+    }
+
+    #[test]
+    fn duplicate_version_fails() {
+        let files = names(&["1_a.up.sql", "1_b.up.sql"]);
+        let error = check_versions(&literal(), files.iter()).unwrap_err();
+        assert!(error.to_string().contains("version 1 is used twice"), "{error}");
+    }
+
+    #[test]
+    fn misnamed_file_fails() {
+        let files = names(&["create_users.sql"]);
+        let error = check_versions(&literal(), files.iter()).unwrap_err();
+        assert!(error.to_string().contains("create_users.sql"), "{error}");
+    }
+}
