@@ -73,6 +73,19 @@ impl Executor for Connection {
         .await
     }
 
+    async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
+        traced(
+            self.shared.backend.as_ref(),
+            &statement,
+            |done: &ExecResult| Outcome::Affected(done.rows_affected),
+            async {
+                let mut conn = self.shared.conn.lock().await;
+                conn.execute_unprepared(&statement.sql).await
+            },
+        )
+        .await
+    }
+
     async fn fetch(&self, mut statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
         let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
         traced(

@@ -227,6 +227,20 @@ impl Executor for Database {
         .await
     }
 
+    async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
+        let backend = self.backend.as_ref();
+        traced(
+            backend,
+            &statement,
+            |done: &ExecResult| Outcome::Affected(done.rows_affected),
+            async {
+                let mut conn = backend.acquire().await?;
+                conn.execute_unprepared(&statement.sql).await
+            },
+        )
+        .await
+    }
+
     async fn fetch(&self, mut statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
         let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
         let backend = self.backend.as_ref();

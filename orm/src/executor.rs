@@ -25,6 +25,14 @@ pub trait Executor: Send + Sync {
     /// transaction its effect is then committed or not; inside one, the transaction decides.
     async fn execute(&self, statement: Statement) -> Result<ExecResult>;
 
+    /// Runs SQL text that has no bind values without preparing it, as migration files need:
+    /// some statements cannot be prepared.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`execute`](Self::execute).
+    async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult>;
+
     /// Runs a statement and passes each row to `sink`, returning the number of rows.
     ///
     /// # Cancel safety

@@ -58,6 +58,23 @@ impl Raw {
         db.execute(self.statement()).await
     }
 
+    /// Runs the statement without preparing it, for SQL that cannot be prepared. Bind
+    /// values are not allowed here.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) when values were bound, the
+    /// database's error, and connection and pool errors.
+    pub async fn execute_unprepared<E: Executor + ?Sized>(self, db: &E) -> Result<ExecResult> {
+        if !self.values.is_empty() {
+            return Err(crate::Error::InvalidInput(format!(
+                "execute_unprepared cannot bind values, but {} were bound; use execute()",
+                self.values.len()
+            )));
+        }
+        db.execute_unprepared(self.statement()).await
+    }
+
     /// Runs a query and decodes each row as model `M`, whose columns must come in
     /// [`Model::COLUMNS`] order.
     ///

@@ -221,6 +221,28 @@ impl Transaction {
     }
 }
 
+impl Transaction {
+    /// Sends a queued rollback of the whole transaction at once when a runtime is there to
+    /// do it. Otherwise it goes out before the connection's next statement, and until then
+    /// the transaction's locks stay held, but no operation here needs a runtime.
+    fn send_rollback_now(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        runtime.spawn(async move {
+            let mut conn = shared.conn.lock().await;
+            if let Err(error) = conn.flush().await {
+                tracing::warn!(
+                    target: "covet::query",
+                    %error,
+                    "sending the rollback of a dropped transaction failed"
+                );
+            }
+        });
+    }
+}
+
 impl Drop for Transaction {
     fn drop(&mut self) {
         if !self.owner {
@@ -233,6 +255,10 @@ impl Drop for Transaction {
                 let open_levels = (conn.transaction_depth() + 1).saturating_sub(self.depth);
                 for _ in 0..open_levels {
                     conn.start_rollback();
+                }
+                drop(conn);
+                if open_levels > 0 && self.depth == 1 {
+                    self.send_rollback_now();
                 }
             }
             Err(_) => {
@@ -265,6 +291,19 @@ impl Executor for Transaction {
             async {
                 let mut conn = self.locked_conn().await?;
                 conn.execute(&statement.sql, values).await
+            },
+        )
+        .await
+    }
+
+    async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
+        traced(
+            self.shared.backend.as_ref(),
+            &statement,
+            |done: &ExecResult| Outcome::Affected(done.rows_affected),
+            async {
+                let mut conn = self.locked_conn().await?;
+                conn.execute_unprepared(&statement.sql).await
             },
         )
         .await

@@ -139,6 +139,35 @@ backend_tests! {
         Ok(())
     }
 
+    async fn dropped_transaction_releases_locks(db) {
+        Entry::create_table(&db).await?;
+        let row = entry("locked").insert(&db).await?;
+        // Warm the pool so that the next statement can take a different connection than
+        // the dropped transaction's.
+        let warm = [db.begin().await?, db.begin().await?, db.begin().await?];
+        for tx in warm {
+            tx.commit().await?;
+        }
+        {
+            let tx = db.begin().await?;
+            Entry::update_many()
+                .set(Entry::LABEL, "inside")
+                .filter(Entry::ID.eq(row.id))
+                .exec(&tx)
+                .await?;
+        }
+        let update = Entry::update_many()
+            .set(Entry::LABEL, "after")
+            .filter(Entry::ID.eq(row.id))
+            .exec(&db);
+        let updated = tokio::time::timeout(std::time::Duration::from_secs(10), update)
+            .await
+            .expect("the dropped transaction still holds its row lock after 10 s")?;
+        assert_eq!(updated, 1);
+        assert_eq!(Entry::get(&db, row.id).await?.label, "after");
+        Ok(())
+    }
+
     async fn commit_with_open_savepoint_fails(db) {
         Entry::create_table(&db).await?;
         let tx = db.begin().await?;

@@ -90,6 +90,11 @@ pub trait BackendConnection: Send {
     /// Runs a statement that returns no rows.
     async fn execute(&mut self, sql: &str, values: Values) -> Result<ExecResult>;
 
+    /// Runs SQL text without preparing it and without bind values, through the backend's
+    /// simple or text protocol. Some statements (MySQL's `CREATE TRIGGER`, for one) cannot be
+    /// prepared. PostgreSQL and MySQL accept several statements separated by semicolons.
+    async fn execute_unprepared(&mut self, sql: &str) -> Result<ExecResult>;
+
     /// Runs a statement and passes each row to `sink`, returning the number of rows.
     async fn fetch(&mut self, sql: &str, values: Values, sink: &mut RowSink<'_>) -> Result<u64>;
 
@@ -112,6 +117,10 @@ pub trait BackendConnection: Send {
     /// Queues a rollback of the innermost level without waiting, for use in `Drop`. The
     /// rollback is sent before the connection's next statement, or when the pool resets it.
     fn start_rollback(&mut self);
+
+    /// Sends anything queued, such as a rollback from
+    /// [`start_rollback`](Self::start_rollback), with a round trip to the server.
+    async fn flush(&mut self) -> Result<()>;
 
     /// Returns how many transaction levels are open: 0 outside a transaction.
     fn transaction_depth(&self) -> usize;

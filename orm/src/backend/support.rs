@@ -350,6 +350,20 @@ macro_rules! sqlx_connection {
                 }
             }
 
+            async fn execute_unprepared(
+                &mut self,
+                sql: &str,
+            ) -> $crate::error::Result<$crate::backend::ExecResult> {
+                let query = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()));
+                match query.execute(&mut *self.conn).await {
+                    Ok(done) => Ok($crate::backend::ExecResult {
+                        rows_affected: done.rows_affected(),
+                        last_insert_id: last_insert_id(&done),
+                    }),
+                    Err(error) => Err(self.map_error(error)),
+                }
+            }
+
             async fn fetch(
                 &mut self,
                 sql: &str,
@@ -429,6 +443,11 @@ macro_rules! sqlx_connection {
             fn start_rollback(&mut self) {
                 use sqlx_core::transaction::TransactionManager as _;
                 <$database as sqlx::Database>::TransactionManager::start_rollback(&mut *self.conn);
+            }
+
+            async fn flush(&mut self) -> $crate::error::Result<()> {
+                let result = sqlx::Connection::ping(&mut *self.conn).await;
+                result.map_err(|error| self.map_error(error))
             }
 
             fn transaction_depth(&self) -> usize {
