@@ -175,6 +175,43 @@ backend_tests! {
         Ok(())
     }
 
+    async fn upsert_update_all_keeps_key(db) {
+        Reading::create_table(&db).await?;
+        let first = reading("kitchen", 20).insert(&db).await?;
+        let rows = [reading("kitchen", 25), reading("garage", 5)];
+        Reading::upsert(&rows)
+            .on_columns([Reading::SENSOR.into()])
+            .do_update_all()
+            .exec(&db)
+            .await?;
+        let kitchen = Reading::query().filter(Reading::SENSOR.eq("kitchen")).one(&db).await?;
+        assert_eq!(kitchen.id, first.id, "do_update_all must not rewrite the primary key");
+        assert_eq!(kitchen.value, 25);
+        let error = Reading::upsert(&rows)
+            .on_columns([Reading::SENSOR.into()])
+            .do_update([])
+            .exec(&db)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "an empty update list: {error}");
+        Ok(())
+    }
+
+    async fn too_many_binds_is_invalid_input(db) {
+        Reading::create_table(&db).await?;
+        let limit = db.backend().capabilities().max_bind_parameters;
+        let values: Vec<i64> = (0..i64::try_from(limit).unwrap() + 1).collect();
+        let error = Reading::query()
+            .filter(Reading::VALUE.is_in(values))
+            .count(&db)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+        assert!(error.to_string().contains(&limit.to_string()), "{error}");
+        assert_eq!(Reading::query().count(&db).await?, 0, "the connection still works");
+        Ok(())
+    }
+
     async fn upsert_past_bind_limit(db) {
         Reading::create_table(&db).await?;
         let rows = rows_past_limit(&db);
@@ -205,35 +242,42 @@ backend_tests! {
     }
 }
 
-/// Builds `SELECT 0 IN (?, ?, ...)` with `count` placeholders on SQLite, which returns 1.
-fn select_placeholders(count: usize) -> covet::Raw {
-    let placeholders = vec!["?"; count].join(", ");
-    let mut raw = covet::raw(format!("SELECT 0 IN ({placeholders})"));
-    for value in 0..count {
-        raw = raw.bind(i64::try_from(value).unwrap());
-    }
-    raw
-}
-
-/// The probed SQLite limit is the real one: a statement at the limit runs and one past it
-/// is rejected by SQLite.
+/// The probed SQLite limit is the real one: straight through sqlx, a statement at the limit
+/// runs and one past it is rejected by SQLite itself. Through covet, the one past it is
+/// rejected before it is sent.
 #[tokio::test]
 async fn sqlite_limit_matches_build() {
-    support::run(support::Backend::Sqlite, "sqlite_limit", |db| async move {
-        let limit = db.backend().capabilities().max_bind_parameters;
-        let first = select_placeholders(limit)
-            .fetch_scalar::<i64, _>(&db)
-            .await?;
-        assert_eq!(first, Some(1));
-        let error = select_placeholders(limit + 1)
-            .fetch_scalar::<i64, _>(&db)
-            .await
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("too many SQL variables"),
-            "{error}"
-        );
-        Ok(())
-    })
-    .await;
+    use sqlx::Connection as _;
+
+    let db = covet::Database::connect("sqlite::memory:").await.unwrap();
+    let limit = db.backend().capabilities().max_bind_parameters;
+    let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let select = |count: usize| format!("SELECT 0 IN ({})", vec!["?"; count].join(", "));
+
+    let at_limit = select(limit);
+    let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(at_limit));
+    for value in 0..limit {
+        query = query.bind(i64::try_from(value).unwrap());
+    }
+    assert_eq!(query.fetch_one(&mut conn).await.unwrap(), 1);
+
+    let past_limit = select(limit + 1);
+    let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(past_limit.clone()));
+    for value in 0..=limit {
+        query = query.bind(i64::try_from(value).unwrap());
+    }
+    let error = query.fetch_one(&mut conn).await.unwrap_err();
+    assert!(
+        error.to_string().contains("too many SQL variables"),
+        "{error}"
+    );
+
+    let mut raw = covet::raw(past_limit);
+    for value in 0..=limit {
+        raw = raw.bind(i64::try_from(value).unwrap());
+    }
+    let error = raw.fetch_scalar::<i64, _>(&db).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
 }

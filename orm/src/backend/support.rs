@@ -9,6 +9,14 @@ use crate::error::{DatabaseError, Error, ErrorKind, Result};
 /// Rejects values this backend cannot store before they reach the driver, whose binding
 /// code would otherwise panic or wrap them.
 pub(crate) fn check_values(values: &Values, capabilities: &Capabilities) -> Result<()> {
+    if values.0.len() > capabilities.max_bind_parameters {
+        return Err(Error::InvalidInput(format!(
+            "the statement has {} bind values and this backend allows at most {}; split the \
+             list (for example an is_in filter) into smaller statements",
+            values.0.len(),
+            capabilities.max_bind_parameters
+        )));
+    }
     for value in &values.0 {
         let nan = match value {
             Value::Float(Some(number)) => number.is_nan(),

@@ -16,7 +16,9 @@ const CONFLICT_COUNTER: &str = "@covet_upsert_conflicts";
 /// The action an upsert takes on a row whose key already exists.
 enum Action<M> {
     Nothing,
-    Update(Vec<ColumnRef<M>>),
+    /// The columns to update, or `None` for every column that is not part of the target,
+    /// the primary key or a generated column.
+    Update(Option<Vec<ColumnRef<M>>>),
 }
 
 /// An insert that resolves key conflicts, built with [`Model::upsert`].
@@ -79,15 +81,17 @@ impl<'a, M: Model> Upsert<'a, M> {
         self
     }
 
-    /// Updates the chosen columns of the existing row with the new row's values.
+    /// Updates the chosen columns of the existing row with the new row's values. An empty
+    /// list is rejected by [`exec`](Self::exec).
     pub fn do_update(mut self, columns: impl IntoIterator<Item = ColumnRef<M>>) -> Self {
-        self.action = Action::Update(columns.into_iter().collect());
+        self.action = Action::Update(Some(columns.into_iter().collect()));
         self
     }
 
-    /// Updates every column outside the conflict target.
+    /// Updates every column outside the conflict target, the primary key and generated
+    /// columns, so the existing row keeps its identity.
     pub fn do_update_all(mut self) -> Self {
-        self.action = Action::Update(Vec::new());
+        self.action = Action::Update(None);
         self
     }
 
@@ -175,19 +179,20 @@ impl<'a, M: Model> Upsert<'a, M> {
                 on_conflict.do_nothing();
             }
             Action::Update(chosen) => {
-                let columns: Vec<&'static str> = if chosen.is_empty() {
-                    M::COLUMNS
+                let columns: Vec<&'static str> = match chosen {
+                    None => M::COLUMNS
                         .iter()
+                        .filter(|column| !column.primary_key && !column.generated)
                         .map(|column| column.name)
                         .filter(|name| !target.contains(name))
-                        .collect()
-                } else {
-                    chosen.iter().map(ColumnRef::name).collect()
+                        .collect(),
+                    Some(chosen) => chosen.iter().map(ColumnRef::name).collect(),
                 };
                 if columns.is_empty() {
                     return Err(Error::InvalidInput(format!(
-                        "the upsert into `{}` has no column to update outside its conflict \
-                         target; use do_nothing() instead",
+                        "the upsert into `{}` has no column to update: do_update() got an \
+                         empty list, or every column is part of the key or conflict target; \
+                         name the columns, or use do_nothing()",
                         M::TABLE
                     )));
                 }
