@@ -71,6 +71,27 @@ backend_tests! {
         Ok(())
     }
 
+    async fn insert_many_splits_by_size(db) {
+        #[derive(Model, Debug, Clone, PartialEq)]
+        #[covet(table = "documents")]
+        struct Document {
+            #[covet(primary_key)]
+            id: i64,
+            body: String,
+        }
+        Document::create_table(&db).await?;
+        // 40 MB in all, past MySQL's default 16 MiB statement limit, in few bind values.
+        let text = "x".repeat(100_000);
+        let rows: Vec<Document> = (0..400)
+            .map(|id| Document { id, body: format!("{id}-{text}") })
+            .collect();
+        let inserted = Document::insert_many(&db, &rows).await?;
+        assert_eq!(inserted, 400);
+        let stored = Document::get(&db, 399).await?;
+        assert_eq!(stored.body, rows[399].body);
+        Ok(())
+    }
+
     async fn split_batch_is_atomic(db) {
         Reading::create_table(&db).await?;
         let mut rows = rows_past_limit(&db);

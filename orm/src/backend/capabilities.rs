@@ -17,6 +17,9 @@ pub struct Capabilities {
     pub insert_returning: bool,
     /// The maximum number of bind parameters in one statement.
     pub max_bind_parameters: usize,
+    /// The largest statement the server accepts, in bytes, where it has a limit that
+    /// batches could reach (MySQL's `max_allowed_packet`).
+    pub max_statement_bytes: Option<usize>,
     /// The upsert syntax.
     pub upsert: UpsertStyle,
     /// Whether unsigned 64-bit integers above `i64::MAX` can be stored.
@@ -44,6 +47,7 @@ impl Capabilities {
             max_bind_parameters,
             upsert,
             unsigned_64,
+            max_statement_bytes: None,
             decimal_comparison: true,
             stores_nan: true,
             nul_in_like: true,

@@ -75,7 +75,8 @@ impl MySqlBackend {
         };
         // MySQL rejects NaN with an out-of-range error; covet rejects it first with a clear one.
         backend.capabilities.stores_nan = false;
-        let version = backend.server_version().await?;
+        let (version, max_packet) = backend.server_settings().await?;
+        backend.capabilities.max_statement_bytes = Some(max_packet);
         if let Some(mariadb) = mariadb_version(&version) {
             backend.system = "mariadb";
             backend.capabilities.insert_returning = mariadb >= (10, 5);
@@ -83,15 +84,23 @@ impl MySqlBackend {
         Ok(backend)
     }
 
-    async fn server_version(&self) -> Result<String> {
+    /// Reads the server version and `max_allowed_packet`, the largest statement it accepts.
+    async fn server_settings(&self) -> Result<(String, usize)> {
         let mut conn = self.acquire().await?;
         let mut version = None;
+        let mut max_packet = None;
         let mut read = |row: &dyn RowReader| {
             version = row.read_string(0)?;
+            max_packet = row.read_u64(1)?;
             Ok(())
         };
-        traced_probe(self, conn.as_mut(), "SELECT VERSION()", &mut read).await?;
-        Ok(version.unwrap_or_default())
+        let sql = "SELECT VERSION(), CAST(@@max_allowed_packet AS UNSIGNED)";
+        traced_probe(self, conn.as_mut(), sql, &mut read).await?;
+        // 16 MiB is the server default when the setting cannot be read.
+        let max_packet = max_packet
+            .and_then(|bytes| usize::try_from(bytes).ok())
+            .unwrap_or(16 * 1024 * 1024);
+        Ok((version.unwrap_or_default(), max_packet))
     }
 }
 

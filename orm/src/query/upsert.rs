@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::model::Model;
 use crate::query::render;
-use crate::query::write::{common_columns, insert_statement, rows_per_statement};
+use crate::query::write::{batches, common_columns, insert_statement};
 
 /// The MySQL session variable that counts conflicting rows of a DO NOTHING upsert.
 const CONFLICT_COUNTER: &str = "@covet_upsert_conflicts";
@@ -113,7 +113,7 @@ impl<'a, M: Model> Upsert<'a, M> {
         }
         let columns = common_columns(self.rows)?;
         let on_conflict = self.on_conflict(db)?;
-        let chunk_size = rows_per_statement(db, columns.len());
+        let batches = batches(db, self.rows, &columns)?;
         let counts_conflicts = self.counts_conflicts(db);
 
         let tx = db.begin().await?;
@@ -123,7 +123,7 @@ impl<'a, M: Model> Upsert<'a, M> {
                 .await?;
         }
         let mut affected = 0;
-        for chunk in self.rows.chunks(chunk_size) {
+        for chunk in batches {
             let mut insert = insert_statement(chunk, &columns)?;
             insert.on_conflict(on_conflict.clone());
             let statement = render(&tx, QueryStatement::Insert(&insert), "INSERT", M::TABLE);

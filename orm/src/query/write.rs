@@ -53,10 +53,52 @@ pub(crate) fn insert_statement<M: Model>(rows: &[M], columns: &[usize]) -> Resul
     Ok(insert)
 }
 
-/// Returns how many rows of `columns` values fit in one statement.
-pub(crate) fn rows_per_statement<E: Executor + ?Sized>(db: &E, columns: usize) -> usize {
-    let limit = db.backend().capabilities().max_bind_parameters;
-    (limit / columns.max(1)).max(1)
+/// Splits `rows` into batches that each fit one statement: under the backend's
+/// bind-parameter limit and, where the backend has one, half its statement size limit.
+pub(crate) fn batches<'a, M: Model, E: Executor + ?Sized>(
+    db: &E,
+    rows: &'a [M],
+    columns: &[usize],
+) -> Result<Vec<&'a [M]>> {
+    let capabilities = db.backend().capabilities();
+    let max_rows = (capabilities.max_bind_parameters / columns.len().max(1)).max(1);
+    let byte_budget = capabilities.max_statement_bytes.map(|bytes| bytes / 2);
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (index, row) in rows.iter().enumerate() {
+        let row_bytes = match byte_budget {
+            Some(_) => estimated_bytes(row, columns)?,
+            None => 0,
+        };
+        let full = index - start == max_rows
+            || byte_budget.is_some_and(|budget| index > start && bytes + row_bytes > budget);
+        if full {
+            batches.push(&rows[start..index]);
+            start = index;
+            bytes = 0;
+        }
+        bytes += row_bytes;
+    }
+    if start < rows.len() {
+        batches.push(&rows[start..]);
+    }
+    Ok(batches)
+}
+
+/// Estimates how many bytes a row's values take in a statement sent to the server.
+fn estimated_bytes<M: Model>(row: &M, columns: &[usize]) -> Result<usize> {
+    let values = row.values()?;
+    let size = columns
+        .iter()
+        .map(|&index| match &values[index] {
+            Value::String(Some(text)) => text.len() + 16,
+            Value::Bytes(Some(bytes)) => bytes.len() + 16,
+            Value::Json(Some(json)) => json.to_string().len() + 16,
+            _ => 24,
+        })
+        .sum();
+    Ok(size)
 }
 
 pub(crate) async fn insert_one<M: Model, E: Executor + ?Sized>(db: &E, row: &M) -> Result<M> {
@@ -122,14 +164,14 @@ pub(crate) async fn insert_many<M: Model, E: Executor + ?Sized>(db: &E, rows: &[
         return Ok(0);
     }
     let columns = common_columns(rows)?;
-    let chunk_size = rows_per_statement(db, columns.len());
-    if rows.len() <= chunk_size {
-        return insert_chunk(db, rows, &columns).await;
+    let batches = batches(db, rows, &columns)?;
+    if let [only] = batches.as_slice() {
+        return insert_chunk(db, only, &columns).await;
     }
     // Several statements: run them in one transaction so a failure leaves no partial batch.
     let tx = db.begin().await?;
     let mut inserted = 0;
-    for chunk in rows.chunks(chunk_size) {
+    for chunk in batches {
         inserted += insert_chunk(&tx, chunk, &columns).await?;
     }
     tx.commit().await?;
