@@ -7,7 +7,7 @@ use covet::{Connection, Executor, Transaction};
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::checksum::checksum;
+use crate::checksum::{checksum, normalize};
 use crate::error::{MigrateError, Result};
 use crate::history::{History, HistoryRow, RowState};
 use crate::lexer::{Dialect, split_statements};
@@ -41,11 +41,15 @@ pub(crate) fn statements_of(
     sql: &str,
     dialect: Dialect,
 ) -> Result<Vec<String>> {
-    let statements = split_statements(sql, dialect).map_err(|error| MigrateError::Parse {
-        version: migration.version,
-        name: migration.name.clone(),
-        message: error.to_string(),
-    })?;
+    // Split the text the checksum covers: without a BOM and with LF line endings, so that a
+    // `--` comment ends at a lone CR too.
+    let normalized = String::from_utf8_lossy(&normalize(sql.as_bytes())).into_owned();
+    let statements =
+        split_statements(&normalized, dialect).map_err(|error| MigrateError::Parse {
+            version: migration.version,
+            name: migration.name.clone(),
+            message: error.to_string(),
+        })?;
     Ok(statements
         .into_iter()
         .map(|statement| statement.text)

@@ -38,35 +38,54 @@ Exit codes: 0 success (status: up to date), 1 error, 2 invalid command line,
 3 migrations pending (status), 4 an applied file changed (status, verify),
 5 a migration failed partway and needs resume or resolve.
 
-The database URL comes from --database-url, else DATABASE_URL in the environment or in a
-.env file in the current directory. Passwords are never printed.";
+The database URL comes from --database-url, else DATABASE_URL in the environment, else
+DATABASE_URL in a .env file in the current directory. Passwords are never printed.";
 
 /// Versioned schema migrations for covet, on SQLite, PostgreSQL and MySQL/MariaDB.
 #[derive(Debug, Parser)]
 #[command(name = "covet-migrate", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The database URL, such as sqlite:app.db or postgres://user@host/db.
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL",
+        help_heading = "Global options"
+    )]
     pub database_url: Option<String>,
 
     /// The directory of migration files.
-    #[arg(long, default_value = "migrations", global = true)]
+    #[arg(
+        long,
+        default_value = "migrations",
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     pub source: PathBuf,
 
     /// The history table, as table or schema.table.
-    #[arg(long, default_value = DEFAULT_HISTORY_TABLE, global = true)]
+    #[arg(long, default_value = DEFAULT_HISTORY_TABLE, global = true, help_heading = "Global options")]
     pub history_table: String,
 
     /// Reject a pending migration older than the newest applied one.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub strict: bool,
 
     /// Seconds to wait for another runner's migration lock.
-    #[arg(long, default_value_t = 60, global = true)]
+    #[arg(
+        long,
+        default_value_t = 60,
+        global = true,
+        value_name = "SECONDS",
+        help_heading = "Global options"
+    )]
     pub lock_timeout: u64,
 
-    /// Output format of status, plan and reports.
-    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    /// Output format of status, verify, plan and the lists of applied or reverted migrations.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true, help_heading = "Global options")]
     pub format: Format,
 
     /// The command to run.
@@ -92,6 +111,10 @@ pub enum Command {
         name: String,
     },
     /// Apply pending migrations.
+    #[command(
+        after_help = "Exit codes: 0 applied or nothing to do, 4 an applied file changed, \
+                            5 a migration failed partway, 1 error."
+    )]
     Up(TargetArgs),
     /// Revert applied migrations, newest first (one by default).
     Down(DownArgs),
@@ -102,8 +125,13 @@ pub enum Command {
         steps: usize,
     },
     /// Show every migration and its state.
+    #[command(
+        after_help = "Exit codes: 0 up to date, 3 pending, 4 an applied file changed, 5 a \
+                            migration failed partway, 1 error."
+    )]
     Status,
     /// List applied migrations whose files changed since they ran.
+    #[command(after_help = "Exit codes: 0 nothing changed, 4 an applied file changed, 1 error.")]
     Verify,
     /// Record an intentional edit of an applied migration.
     Accept {
@@ -119,7 +147,7 @@ pub enum Command {
         version: i64,
     },
     /// Print the SQL that up would run and where each transaction begins and ends.
-    #[command(alias = "dry-run")]
+    #[command(visible_alias = "dry-run")]
     Plan(TargetArgs),
     /// Continue a migration that failed partway, after fixing its file.
     Resume {
@@ -140,7 +168,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// Apply up to and including this version.
-    #[arg(long)]
+    #[arg(long, value_name = "VERSION")]
     pub to: Option<i64>,
 }
 
@@ -148,10 +176,10 @@ pub struct TargetArgs {
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// How many migrations to revert.
-    #[arg(long, conflicts_with = "to")]
+    #[arg(long, conflicts_with = "to", value_name = "N")]
     pub steps: Option<usize>,
     /// Revert every migration above this version.
-    #[arg(long)]
+    #[arg(long, value_name = "VERSION")]
     pub to: Option<i64>,
 }
 
@@ -161,7 +189,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match execute(cli, out).await {
         Ok(code) => code,
         Err(error) => {
-            let _ = writeln!(err, "error: {error}");
+            let _ = writeln!(err, "error: {}", with_causes(&error));
             match error {
                 MigrateError::Dirty { .. } => EXIT_FAILED,
                 MigrateError::Drift { .. } => EXIT_DRIFT,
@@ -169,6 +197,22 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             }
         }
     }
+}
+
+/// Returns the error's message followed by each cause that adds something new, so that a
+/// refused connection and a wrong password read differently.
+fn with_causes(error: &MigrateError) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 async fn execute(cli: Cli, out: &mut dyn Write) -> Result<i32, MigrateError> {
@@ -259,7 +303,18 @@ async fn dispatch(
         }
         Command::Baseline { version } => {
             let report = migrator.baseline(db, *version).await?;
-            print_report(out, &report, json);
+            if json {
+                print_report(out, &report, json);
+            }
+            for done in report.applied.iter().filter(|_| !json) {
+                write_line(
+                    out,
+                    &format!(
+                        "marked {} {} as applied (baseline)",
+                        done.version, done.name
+                    ),
+                );
+            }
         }
         Command::Plan(target) => {
             let plan = migrator.plan(db, target.to).await?;
@@ -316,20 +371,20 @@ fn print_report(out: &mut dyn Write, report: &crate::report::Report, json: bool)
     for warning in &report.warnings {
         write_line(out, &format!("warning: {warning}"));
     }
-    for done in &report.applied {
-        write_line(
-            out,
-            &format!(
-                "applied {} {} ({} ms)",
-                done.version, done.name, done.duration_ms
-            ),
-        );
-    }
     for done in &report.reverted {
         write_line(
             out,
             &format!(
                 "reverted {} {} ({} ms)",
+                done.version, done.name, done.duration_ms
+            ),
+        );
+    }
+    for done in &report.applied {
+        write_line(
+            out,
+            &format!(
+                "applied {} {} ({} ms)",
                 done.version, done.name, done.duration_ms
             ),
         );

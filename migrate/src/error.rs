@@ -53,9 +53,10 @@ pub enum MigrateError {
     /// decision before anything else runs.
     #[error(
         "migration {version} ({name}) failed at statement {failed_statement} of {statements}: \
-         {error}. Statements 1 to {committed} were committed. Fix the file, then run \
-         `covet-migrate resume {version}` to continue from statement {failed_statement}, or \
-         finish it by hand and run `covet-migrate resolve {version}`"
+         {error}. {}. Fix the file, then run `covet-migrate resume {version}` to continue from \
+         statement {failed_statement}, or finish it by hand and run \
+         `covet-migrate resolve {version}`",
+        committed_statements(*committed)
     )]
     Dirty {
         /// The migration version.
@@ -128,4 +129,12 @@ pub enum MigrateError {
         /// The panic message.
         message: String,
     },
+}
+
+fn committed_statements(committed: i64) -> String {
+    match committed {
+        0 => String::from("No statement was committed"),
+        1 => String::from("Statement 1 was committed"),
+        n => format!("Statements 1 to {n} were committed"),
+    }
 }

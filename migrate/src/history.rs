@@ -187,13 +187,20 @@ impl History {
 
     /// Returns whether the table exists.
     pub(crate) async fn exists<E: Executor + ?Sized>(&self, db: &E) -> Result<bool> {
-        let name = self.name();
         let exists = match db.backend().system_name() {
-            "postgresql" => covet::raw("SELECT to_regclass($1) IS NOT NULL")
-                .bind(name)
-                .fetch_scalar::<bool, _>(db)
-                .await?
-                .unwrap_or(false),
+            "postgresql" => {
+                // Compare the name as written: the table is created with a quoted name, so
+                // its case is kept.
+                let sql = "SELECT COUNT(*) FROM information_schema.tables \
+                           WHERE table_schema = COALESCE($1, current_schema()) \
+                           AND table_name = $2";
+                let count = covet::raw(sql)
+                    .bind(self.schema.clone())
+                    .bind(self.table.clone())
+                    .fetch_scalar::<i64, _>(db)
+                    .await?;
+                count.unwrap_or(0) > 0
+            }
             "mysql" | "mariadb" => {
                 let sql = "SELECT COUNT(*) FROM information_schema.TABLES \
                            WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?";

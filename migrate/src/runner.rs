@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use crate::apply::{Session, committed_checksum, dialect_of, runs_stepwise, statements_of};
 use crate::error::{MigrateError, Result};
 use crate::history::{History, HistoryRow, RowState};
-use crate::lexer::needs_no_transaction;
+use crate::lexer::{Dialect, needs_no_transaction};
 use crate::lock::MigrationLock;
 use crate::migration::{Body, Migration};
 use crate::report::{Done, Drift, EntryState, Plan, PlanStep, Report, Status, StatusEntry};
@@ -284,17 +284,17 @@ impl Migrator {
     /// Checks every pending SQL migration before anything runs: it must split into
     /// statements, and a transactional one must not contain a statement that cannot run in
     /// a transaction.
-    fn validate(&self, pending: &[&Migration], session: &Session) -> Result<()> {
+    fn validate(&self, pending: &[&Migration], dialect: Dialect) -> Result<()> {
         for migration in pending {
             let Body::Sql { up, .. } = &migration.body else {
                 continue;
             };
-            let statements = statements_of(migration, up, session.dialect)?;
-            if runs_stepwise(migration, session.dialect) {
+            let statements = statements_of(migration, up, dialect)?;
+            if runs_stepwise(migration, dialect) {
                 continue;
             }
             for statement in &statements {
-                if let Some(kind) = needs_no_transaction(statement, session.dialect) {
+                if let Some(kind) = needs_no_transaction(statement, dialect) {
                     return Err(MigrateError::NeedsNoTransaction {
                         version: migration.version,
                         name: migration.name.clone(),
@@ -324,7 +324,7 @@ impl Migrator {
         for warning in &warnings {
             tracing::warn!(target: "covet::migrate", "{warning}");
         }
-        self.validate(&pending, session)?;
+        self.validate(&pending, session.dialect)?;
         let mut order = rows.iter().map(|row| row.applied_order).max().unwrap_or(0);
         let mut report = Report {
             warnings,
@@ -502,6 +502,7 @@ impl Migrator {
         let rows = self.read_history(db).await?;
         let (pending, warnings) = self.pending(&rows, target)?;
         let dialect = dialect_of(db.backend().system_name());
+        self.validate(&pending, dialect)?;
         let mut plan = Plan {
             warnings,
             ..Plan::default()

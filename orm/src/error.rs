@@ -236,10 +236,15 @@ pub fn redact_url(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url) else {
         return redact_unparsable(url);
     };
+    let has_secret_query = parsed.query_pairs().any(|(key, _)| is_password_key(&key));
+    if parsed.password().is_none() && !has_secret_query {
+        // Nothing to hide: keep the URL exactly as written, since the parser would
+        // normalize it (lowercase the scheme, trim spaces) and hide what is wrong with it.
+        return url.to_owned();
+    }
     if parsed.password().is_some() {
         let _ = parsed.set_password(Some("***"));
     }
-    let has_secret_query = parsed.query_pairs().any(|(key, _)| is_password_key(&key));
     if has_secret_query {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
@@ -307,6 +312,12 @@ mod tests {
         assert!(redacted.contains("sslmode=require"), "{redacted}");
         let unparsable = redact_url("postgres://app@db:port/prod?password=s3cret");
         assert!(!unparsable.contains("s3cret"), "{unparsable}");
+    }
+
+    #[test]
+    fn redact_url_keeps_url_as_written() {
+        assert_eq!(redact_url(" SQLITE::memory:"), " SQLITE::memory:");
+        assert_eq!(redact_url("Postgres://db/app"), "Postgres://db/app");
     }
 
     #[test]

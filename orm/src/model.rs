@@ -31,7 +31,8 @@ pub struct ColumnInfo {
     /// Whether an unset value (0 or `None`) is left out of inserts so that the database
     /// fills it in. True for every `auto_increment` column.
     pub generated: bool,
-    /// Whether the column has its own unique constraint, named `uq_{table}_{column}`.
+    /// Whether the column has its own unique constraint, named by
+    /// [`unique_constraint_name`](crate::schema::unique_constraint_name).
     pub unique: bool,
     /// A column type that overrides the backend's choice in `CREATE TABLE`.
     pub column_type: Option<&'static str>,
@@ -101,7 +102,13 @@ pub trait Model: Sized + Send + Sync + 'static {
     ///
     /// [`Error::NotFound`](crate::Error::NotFound), and connection, pool and decode errors.
     fn get<E: Executor + ?Sized>(db: &E, key: Self::PrimaryKey) -> BoxFuture<'_, Result<Self>> {
-        Box::pin(async move { Select::<Self>::by_key(&key).one(db).await })
+        Box::pin(async move {
+            let found = Select::<Self>::by_key(&key).optional(db).await?;
+            found.ok_or_else(|| crate::Error::NotFound {
+                entity: Self::TABLE,
+                detail: format!("primary key = {key:?}"),
+            })
+        })
     }
 
     /// Inserts this row and returns it as stored, with database-generated keys filled in.

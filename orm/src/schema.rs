@@ -30,12 +30,36 @@ pub fn create_table_statement<M: Model>(backend: &dyn Backend) -> TableCreateSta
     for column in M::COLUMNS.iter().filter(|column| column.unique) {
         create.index(
             Index::create()
-                .name(format!("uq_{}_{}", M::TABLE, column.name))
+                .name(unique_constraint_name(M::TABLE, column.name))
                 .col(column.name)
                 .unique(),
         );
     }
     create
+}
+
+/// Returns `uq_{table}_{column}` with characters other than letters, digits and `_`
+/// replaced by `_`, shortened to 63 bytes (PostgreSQL's limit; MySQL's is 64) with a hash
+/// of the full name at the end, so that long names stay distinct.
+pub fn unique_constraint_name(table: &str, column: &str) -> String {
+    let name: String = format!("uq_{table}_{column}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.len() <= 63 {
+        return name;
+    }
+    // FNV-1a: a stable hash, so the name is the same in every build.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}_{hash:016x}", &name[..46])
 }
 
 fn column_def(
@@ -81,4 +105,23 @@ pub(crate) async fn drop_table<M: Model, E: Executor + ?Sized>(db: &E) -> Result
         Statement::new(sql, sea_query::Values(Vec::new()), "DROP TABLE").collection(M::TABLE);
     db.execute(statement).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unique_constraint_name;
+
+    #[test]
+    fn constraint_name_is_sanitized() {
+        assert_eq!(unique_constraint_name("t\"q", "e`mail"), "uq_t_q_e_mail");
+    }
+
+    #[test]
+    fn long_constraint_names_stay_distinct() {
+        let table = "a".repeat(60);
+        let first = unique_constraint_name(&table, "first_column");
+        let second = unique_constraint_name(&table, "second_column");
+        assert!(first.len() <= 63, "{first}");
+        assert_ne!(first, second);
+    }
 }

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use covet::{ConnectOptions, Database, ErrorKind, Model};
+use futures_util::FutureExt as _;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -252,10 +253,16 @@ where
         return;
     };
     let expected = expected_for(&test_db);
-    let result = body(test_db.db.clone(), expected).await;
+    // The body keeps a thread-local subscriber guard, so it cannot move to a spawned task;
+    // catching the panic here still lets cleanup drop the database.
+    let outcome = std::panic::AssertUnwindSafe(body(test_db.db.clone(), expected))
+        .catch_unwind()
+        .await;
     test_db.cleanup().await;
-    if let Err(error) = result {
-        panic!("{test} failed on {backend:?}: {error} ({error:?})");
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => panic!("{test} failed on {backend:?}: {error} ({error:?})"),
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 

@@ -7,8 +7,17 @@ use covet_migrate::cli::{Cli, run};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    // A .env file is optional; the environment and --database-url take precedence.
-    let _ = dotenvy::dotenv();
+    // A .env file in the current directory is optional; the environment and
+    // --database-url take precedence over it. A file that exists but cannot be read is an
+    // error, since ignoring it would hide the URL it holds.
+    match dotenvy::from_path(".env") {
+        Ok(()) => {}
+        Err(error) if error.not_found() => {}
+        Err(error) => {
+            eprintln!("error: cannot read .env in the current directory: {error}");
+            std::process::exit(1);
+        }
+    }
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_env("COVET_LOG")
         .unwrap_or_else(|_| EnvFilter::new("covet::migrate=info,warn"));

@@ -71,6 +71,19 @@ impl SqliteBackend {
     /// [`Error::InvalidUrl`] for a URL sqlx cannot parse, and the connection error when the
     /// file cannot be opened or created.
     pub async fn connect(url: &str, config: PoolConfig) -> Result<Self> {
+        let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            // SQLite would open a private temporary database per connection, so each pooled
+            // connection would see different tables.
+            return Err(Error::InvalidUrl {
+                url: url.to_owned(),
+                reason: String::from(
+                    "the URL names no database file; use sqlite:path/to/app.db, or \
+                     sqlite::memory: for one in-memory database",
+                ),
+            });
+        }
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|error| Error::InvalidUrl {
                 url: crate::error::redact_url(url),

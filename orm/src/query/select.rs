@@ -121,9 +121,12 @@ impl<M: Model> Select<M> {
         for (column, order) in &self.order {
             select.order_by((M::TABLE, *column), order.clone());
         }
+        // Larger values mean "no limit" in practice, and PostgreSQL and SQLite take a signed
+        // 64-bit LIMIT and OFFSET.
+        let largest = i64::MAX.unsigned_abs();
         match (self.limit, self.offset) {
             (Some(limit), _) => {
-                select.limit(limit);
+                select.limit(limit.min(largest));
             }
             // MySQL and SQLite accept OFFSET only after a LIMIT.
             (None, Some(_)) => {
@@ -132,7 +135,7 @@ impl<M: Model> Select<M> {
             (None, None) => {}
         }
         if let Some(offset) = self.offset {
-            select.offset(offset);
+            select.offset(offset.min(largest));
         }
     }
 

@@ -95,13 +95,17 @@ impl TestDb {
         let admin = match Database::connect(&server).await {
             Ok(admin) => admin,
             Err(error) if !required() => {
+                let server = covet::redact_url(&server);
                 eprintln!(
                     "NOTICE: skipping {test} on {backend:?}: {server} is unreachable ({error}); \
                      set COVET_REQUIRE_ALL_BACKENDS=1 to fail instead"
                 );
                 return None;
             }
-            Err(error) => panic!("{backend:?} at {server} is required but unreachable: {error}"),
+            Err(error) => {
+                let server = covet::redact_url(&server);
+                panic!("{backend:?} at {server} is required but unreachable: {error}")
+            }
         };
         let quoted = match backend {
             Backend::Postgres => format!("\"{name}\""),
