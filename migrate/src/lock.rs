@@ -3,7 +3,7 @@
 //! | backend | lock |
 //! |---|---|
 //! | PostgreSQL | a session advisory lock (`pg_try_advisory_lock`), polled without an open transaction |
-//! | MySQL, MariaDB | `GET_LOCK` with a one-second timeout per attempt |
+//! | MySQL, MariaDB | `GET_LOCK`, waiting up to one second per attempt inside the server |
 //! | SQLite | none here: each migration runs in `BEGIN IMMEDIATE`, which takes the write lock |
 //!
 //! The lock lives on the runner's dedicated connection, so closing that connection releases
@@ -18,6 +18,13 @@ use crate::error::{MigrateError, Result};
 
 /// How often a waiting runner logs who holds the lock.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// Returns the advisory lock key for a hex digest: its first 64 bits with the sign bit
+/// cleared, so the key splits cleanly into the two 32-bit halves that `pg_locks` shows.
+fn advisory_key(digest: &str) -> i64 {
+    let bits = u64::from_str_radix(&digest[..16], 16).unwrap_or_default();
+    i64::try_from(bits & 0x7FFF_FFFF_FFFF_FFFF).unwrap_or_default()
+}
 
 /// A lock for one database, schema and history table.
 #[derive(Clone, Debug)]
@@ -58,11 +65,7 @@ impl MigrationLock {
         };
         let digest = checksum(scope.as_bytes());
         Ok(match system {
-            "postgresql" => {
-                let high = i64::from_str_radix(&digest[..16], 16).unwrap_or_default();
-                // A non-negative key splits cleanly into pg_locks' two 32-bit halves.
-                MigrationLock::Advisory(high & i64::MAX)
-            }
+            "postgresql" => MigrationLock::Advisory(advisory_key(&digest)),
             "mysql" | "mariadb" => MigrationLock::Named(format!("covet:{}", &digest[..40])),
             _ => MigrationLock::None,
         })
@@ -73,9 +76,19 @@ impl MigrationLock {
         let started = Instant::now();
         let mut reported = None::<Instant>;
         loop {
-            if self.try_acquire(conn).await? {
+            // A server-side wait of a whole second keeps MySQL's round trips few, but only
+            // while a second or more of the timeout is left.
+            let left = timeout.saturating_sub(started.elapsed());
+            let server_wait = if left >= Duration::from_secs(1) {
+                Duration::from_secs(1)
+            } else {
+                Duration::ZERO
+            };
+            if self.try_acquire(conn, server_wait).await? {
                 if reported.is_some() {
-                    tracing::info!(target: "covet::migrate", waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "took the migration lock");
+                    let waited_ms =
+                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    tracing::info!(target: "covet::migrate", waited_ms, "took the migration lock");
                 }
                 return Ok(());
             }
@@ -91,13 +104,16 @@ impl MigrationLock {
                 tracing::info!(target: "covet::migrate", %holder, "waiting for the migration lock");
                 reported = Some(Instant::now());
             }
-            if matches!(self, MigrationLock::Advisory(_)) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            if matches!(self, MigrationLock::Advisory(_)) || server_wait.is_zero() {
+                let left = timeout.saturating_sub(started.elapsed());
+                tokio::time::sleep(left.min(Duration::from_millis(100))).await;
             }
         }
     }
 
-    async fn try_acquire(&self, conn: &Connection) -> Result<bool> {
+    /// Tries once to take the lock. MySQL's `GET_LOCK` waits up to `wait` (whole seconds)
+    /// inside the server.
+    async fn try_acquire(&self, conn: &Connection, wait: Duration) -> Result<bool> {
         let taken = match self {
             MigrationLock::Advisory(key) => covet::raw("SELECT pg_try_advisory_lock($1)")
                 .bind(*key)
@@ -105,8 +121,9 @@ impl MigrationLock {
                 .await?
                 .unwrap_or(false),
             MigrationLock::Named(name) => {
-                covet::raw("SELECT GET_LOCK(?, 1)")
+                covet::raw("SELECT GET_LOCK(?, ?)")
                     .bind(name.clone())
+                    .bind(i64::try_from(wait.as_secs()).unwrap_or(1))
                     .fetch_scalar::<Option<i64>, _>(conn)
                     .await?
                     .flatten()
@@ -141,8 +158,9 @@ impl MigrationLock {
     async fn holder(&self, conn: &Connection) -> String {
         let described = match self {
             MigrationLock::Advisory(key) => {
-                let sql = "SELECT 'pid ' || a.pid || ' (' || coalesce(a.application_name, '') \
-                           || ', ' || coalesce(a.client_addr::text, 'local') || ')' \
+                let sql = "SELECT 'pid ' || a.pid || ' (' || concat_ws(', ', \
+                           nullif(a.application_name, ''), \
+                           coalesce(a.client_addr::text, 'local')) || ')' \
                            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
                            WHERE l.locktype = 'advisory' AND l.granted \
                            AND l.classid::bigint = $1 AND l.objid::bigint = $2";
@@ -170,5 +188,21 @@ impl MigrationLock {
                 String::from("an unknown session")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::advisory_key;
+
+    #[test]
+    fn advisory_key_keeps_high_digests() {
+        let low = advisory_key("0123456789abcdef0000");
+        let high = advisory_key("f123456789abcdef0000");
+        assert_eq!(low, 0x0123_4567_89ab_cdef);
+        assert_eq!(
+            high, 0x7123_4567_89ab_cdef,
+            "a digest from 8 upward must not become 0"
+        );
     }
 }

@@ -105,7 +105,10 @@ mod tests {
     fn duplicate_version_fails() {
         let files = names(&["1_a.up.sql", "1_b.up.sql"]);
         let error = check_versions(&literal(), files.iter()).unwrap_err();
-        assert!(error.to_string().contains("version 1 is used twice"), "{error}");
+        assert!(
+            error.to_string().contains("version 1 is used twice"),
+            "{error}"
+        );
     }
 
     #[test]

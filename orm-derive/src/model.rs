@@ -111,6 +111,17 @@ fn named_fields(input: &DeriveInput) -> syn::Result<&FieldsNamed> {
 }
 
 fn check_field(ident: &Ident, ty: &Type, options: &FieldOptions, errors: &mut Errors) {
+    let constant = unraw(ident).to_uppercase();
+    if options.skip.is_none() && (constant == "TABLE" || constant == "COLUMNS") {
+        errors.push(syn::Error::new(
+            ident.span(),
+            format!(
+                "a column constant named `{constant}` would hide `Model::{constant}`; rename the \
+                 field and keep the column name with #[covet(rename = \"{}\")]",
+                unraw(ident)
+            ),
+        ));
+    }
     if options.skip.is_some() {
         // Each attribute that a skipped field cannot take gets its own error at the place
         // it is written.
