@@ -117,7 +117,9 @@ struct UserRow {
 struct GroupRow {
     #[covet(primary_key, rename = "user")]
     id: i32,
-    r#table: String,
+    // A field named `table` would hide `Model::TABLE`, so the column is renamed instead.
+    #[covet(rename = "table")]
+    table_name: String,
     #[covet(rename = "limit")]
     maximum: i64,
     #[covet(rename = "desc")]
@@ -638,13 +640,13 @@ backend_tests! {
         GroupRow::create_table(&db).await?;
         let row = GroupRow {
             id: 1,
-            r#table: String::from("t"),
+            table_name: String::from("t"),
             maximum: 5,
             description: None,
         };
         assert_eq!(row.insert(&db).await?, row, "insert into `group`");
         let by_table = GroupRow::query()
-            .filter(GroupRow::TABLE.eq("t"))
+            .filter(GroupRow::TABLE_NAME.eq("t"))
             .one(&db)
             .await?;
         assert_eq!(by_table, row, "filter on `table`");
