@@ -61,12 +61,12 @@ impl<M: Model, T> Column<M, T> {
     }
 
     /// Matches rows where the column is NULL.
-    pub fn is_null(self) -> Filter {
+    pub fn is_null(self) -> Filter<M> {
         Filter::from_expr(self.expr().is_null())
     }
 
     /// Matches rows where the column is not NULL.
-    pub fn is_not_null(self) -> Filter {
+    pub fn is_not_null(self) -> Filter<M> {
         Filter::from_expr(self.expr().is_not_null())
     }
 }
@@ -74,7 +74,7 @@ impl<M: Model, T> Column<M, T> {
 impl<M: Model, T: Field> Column<M, T> {
     /// Wraps a comparison of this column, noting that decimal comparisons need a backend
     /// that compares decimals by value.
-    fn compare(&self, expr: Expr) -> Filter {
+    fn compare(&self, expr: Expr) -> Filter<M> {
         let needs = Needs {
             decimal_comparison: T::SQL_TYPE == SqlType::Decimal,
             ..Needs::default()
@@ -84,7 +84,7 @@ impl<M: Model, T: Field> Column<M, T> {
 
     /// Matches rows where the column equals `value`. On a nullable column, `eq(None)`
     /// matches NULL (`IS NULL`), not nothing.
-    pub fn eq(self, value: impl ValueOf<T>) -> Filter {
+    pub fn eq(self, value: impl ValueOf<T>) -> Filter<M> {
         let value = value.into_value();
         if is_null(&value) {
             return self.is_null();
@@ -94,7 +94,7 @@ impl<M: Model, T: Field> Column<M, T> {
 
     /// Matches rows where the column differs from `value`. `ne(None)` matches every
     /// non-NULL value (`IS NOT NULL`). As in SQL, a NULL column matches no `ne(Some(..))`.
-    pub fn ne(self, value: impl ValueOf<T>) -> Filter {
+    pub fn ne(self, value: impl ValueOf<T>) -> Filter<M> {
         let value = value.into_value();
         if is_null(&value) {
             return self.is_not_null();
@@ -103,32 +103,32 @@ impl<M: Model, T: Field> Column<M, T> {
     }
 
     /// Matches rows where the column is less than `value`.
-    pub fn lt(self, value: impl ValueOf<T>) -> Filter {
+    pub fn lt(self, value: impl ValueOf<T>) -> Filter<M> {
         self.compare(self.expr().lt(value.into_value()))
     }
 
     /// Matches rows where the column is less than or equal to `value`.
-    pub fn le(self, value: impl ValueOf<T>) -> Filter {
+    pub fn le(self, value: impl ValueOf<T>) -> Filter<M> {
         self.compare(self.expr().lte(value.into_value()))
     }
 
     /// Matches rows where the column is greater than `value`.
-    pub fn gt(self, value: impl ValueOf<T>) -> Filter {
+    pub fn gt(self, value: impl ValueOf<T>) -> Filter<M> {
         self.compare(self.expr().gt(value.into_value()))
     }
 
     /// Matches rows where the column is greater than or equal to `value`.
-    pub fn ge(self, value: impl ValueOf<T>) -> Filter {
+    pub fn ge(self, value: impl ValueOf<T>) -> Filter<M> {
         self.compare(self.expr().gte(value.into_value()))
     }
 
     /// Matches rows where `low <= column <= high`.
-    pub fn between(self, low: impl ValueOf<T>, high: impl ValueOf<T>) -> Filter {
+    pub fn between(self, low: impl ValueOf<T>, high: impl ValueOf<T>) -> Filter<M> {
         self.compare(self.expr().between(low.into_value(), high.into_value()))
     }
 
     /// Matches rows where the column equals one of `values`. An empty list matches no row.
-    pub fn is_in<V: ValueOf<T>>(self, values: impl IntoIterator<Item = V>) -> Filter {
+    pub fn is_in<V: ValueOf<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
         let values: Vec<Value> = values.into_iter().map(ValueOf::into_value).collect();
         if values.is_empty() {
             return Filter::none();
@@ -138,7 +138,7 @@ impl<M: Model, T: Field> Column<M, T> {
 
     /// Matches rows where the column equals none of `values`. An empty list matches every
     /// row, NULLs included.
-    pub fn is_not_in<V: ValueOf<T>>(self, values: impl IntoIterator<Item = V>) -> Filter {
+    pub fn is_not_in<V: ValueOf<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
         let values: Vec<Value> = values.into_iter().map(ValueOf::into_value).collect();
         if values.is_empty() {
             return Filter::all();
@@ -155,14 +155,14 @@ impl<M: Model, T: Field + TextLike> Column<M, T> {
     ///
     /// Case sensitivity follows the backend: PostgreSQL compares case-sensitively, SQLite
     /// ignores ASCII case, and MySQL follows the column's collation.
-    pub fn like(self, pattern: impl Into<String>) -> Filter {
+    pub fn like(self, pattern: impl Into<String>) -> Filter<M> {
         let pattern = pattern.into();
         let needs = like_needs(&pattern);
         Filter::with_needs(self.expr().like(LikeExpr::new(pattern).escape('\\')), needs)
     }
 
     /// Matches rows where the column does not match the LIKE `pattern`.
-    pub fn not_like(self, pattern: impl Into<String>) -> Filter {
+    pub fn not_like(self, pattern: impl Into<String>) -> Filter<M> {
         let pattern = pattern.into();
         let needs = like_needs(&pattern);
         Filter::with_needs(
@@ -173,17 +173,17 @@ impl<M: Model, T: Field + TextLike> Column<M, T> {
 
     /// Matches rows where the column contains `text` literally: `%` and `_` in `text`
     /// match themselves.
-    pub fn contains(self, text: &str) -> Filter {
+    pub fn contains(self, text: &str) -> Filter<M> {
         self.like(format!("%{}%", escape_like(text)))
     }
 
     /// Matches rows where the column starts with `text` literally.
-    pub fn starts_with(self, text: &str) -> Filter {
+    pub fn starts_with(self, text: &str) -> Filter<M> {
         self.like(format!("{}%", escape_like(text)))
     }
 
     /// Matches rows where the column ends with `text` literally.
-    pub fn ends_with(self, text: &str) -> Filter {
+    pub fn ends_with(self, text: &str) -> Filter<M> {
         self.like(format!("%{}", escape_like(text)))
     }
 }

@@ -1,5 +1,7 @@
 //! Filters: the WHERE conditions of queries, updates and deletes.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Not;
 
 use sea_query::{Condition, Expr};
@@ -7,14 +9,33 @@ use sea_query::{Condition, Expr};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 
-/// A condition on rows, built from [`Column`](crate::Column) methods and combined with
-/// [`and`](Self::and), [`or`](Self::or) and [`not`](Self::not) (or `!filter`).
+/// A condition on rows of model `M`, built from [`Column`](crate::Column) methods and
+/// combined with [`and`](Self::and), [`or`](Self::or) and [`not`](Self::not) (or
+/// `!filter`). A filter on one model's columns cannot be passed to another model's query.
 ///
 /// Every value in a filter is a bind parameter.
-#[derive(Clone, Debug)]
-pub struct Filter {
+pub struct Filter<M> {
     condition: Condition,
     needs: Needs,
+    _marker: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Filter<M> {
+    fn clone(&self) -> Self {
+        Self {
+            condition: self.condition.clone(),
+            needs: self.needs,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for Filter<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Filter")
+            .field("condition", &self.condition)
+            .finish()
+    }
 }
 
 /// Backend capabilities a filter relies on, checked before it runs.
@@ -54,7 +75,7 @@ impl Needs {
     }
 }
 
-impl Filter {
+impl<M> Filter<M> {
     pub(crate) fn from_expr(expr: Expr) -> Self {
         Self::with_needs(expr, Needs::default())
     }
@@ -63,6 +84,7 @@ impl Filter {
         Self {
             condition: Condition::all().add(expr),
             needs,
+            _marker: PhantomData,
         }
     }
 
@@ -82,23 +104,25 @@ impl Filter {
     }
 
     /// Matches rows that match both filters.
-    pub fn and(self, other: Filter) -> Self {
+    pub fn and(self, other: Filter<M>) -> Self {
         Self {
             condition: Condition::all().add(self.condition).add(other.condition),
             needs: self.needs.union(other.needs),
+            _marker: PhantomData,
         }
     }
 
     /// Matches rows that match either filter.
-    pub fn or(self, other: Filter) -> Self {
+    pub fn or(self, other: Filter<M>) -> Self {
         Self {
             condition: Condition::any().add(self.condition).add(other.condition),
             needs: self.needs.union(other.needs),
+            _marker: PhantomData,
         }
     }
 
     /// Matches rows that match every filter in `filters`; an empty list matches every row.
-    pub fn all_of(filters: impl IntoIterator<Item = Filter>) -> Self {
+    pub fn all_of(filters: impl IntoIterator<Item = Filter<M>>) -> Self {
         filters
             .into_iter()
             .reduce(Filter::and)
@@ -106,7 +130,7 @@ impl Filter {
     }
 
     /// Matches rows that match any filter in `filters`; an empty list matches no row.
-    pub fn any_of(filters: impl IntoIterator<Item = Filter>) -> Self {
+    pub fn any_of(filters: impl IntoIterator<Item = Filter<M>>) -> Self {
         filters
             .into_iter()
             .reduce(Filter::or)
@@ -118,21 +142,22 @@ impl Filter {
     }
 }
 
-impl Not for Filter {
-    type Output = Filter;
+impl<M> Not for Filter<M> {
+    type Output = Filter<M>;
 
     /// Matches rows that the filter does not match. As in SQL, a comparison with NULL is
     /// neither true nor false, so such rows match neither a filter nor its negation.
-    fn not(self) -> Filter {
+    fn not(self) -> Filter<M> {
         Filter {
             condition: self.condition.not(),
             needs: self.needs,
+            _marker: PhantomData,
         }
     }
 }
 
-impl From<Filter> for Condition {
-    fn from(filter: Filter) -> Condition {
+impl<M> From<Filter<M>> for Condition {
+    fn from(filter: Filter<M>) -> Condition {
         filter.condition
     }
 }

@@ -98,7 +98,7 @@ backend_tests! {
     async fn comparison_filters(db) {
         seed(&db).await?;
         let db = &db;
-        let by = |filter: Filter| async move {
+        let by = |filter: Filter<Person>| async move {
             let rows = Person::query().filter(filter).order_by_asc(Person::AGE).all(db).await?;
             Ok::<_, covet::Error>(names(&rows).into_iter().map(str::to_owned).collect::<Vec<_>>())
         };

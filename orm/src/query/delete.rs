@@ -12,7 +12,7 @@ use crate::query::{key_filter, render};
 
 /// A DELETE over the table of model `M`, built with [`Model::delete_many`].
 pub struct Delete<M> {
-    filter: Option<Filter>,
+    filter: Option<Filter<M>>,
     _marker: PhantomData<fn() -> M>,
 }
 
@@ -44,7 +44,7 @@ impl<M: Model> Delete<M> {
     }
 
     /// Deletes only rows matching `filter`. Calling it again adds a condition with AND.
-    pub fn filter(mut self, filter: Filter) -> Self {
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
         self.filter = Some(match self.filter.take() {
             Some(existing) => existing.and(filter),
             None => filter,

@@ -29,7 +29,7 @@ use crate::filter::Filter;
 use crate::model::Model;
 
 /// Returns the filter matching the row with primary key `key`.
-pub(crate) fn key_filter<M: Model>(key: &M::PrimaryKey) -> Filter {
+pub(crate) fn key_filter<M: Model>(key: &M::PrimaryKey) -> Filter<M> {
     let values = M::key_values(key);
     let key_columns = M::COLUMNS.iter().filter(|column| column.primary_key);
     let filters = key_columns

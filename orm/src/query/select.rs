@@ -14,7 +14,7 @@ use crate::value::SqlType;
 
 /// A SELECT over the table of model `M`, built with [`Model::query`].
 pub struct Select<M> {
-    filter: Option<Filter>,
+    filter: Option<Filter<M>>,
     order: Vec<(&'static str, Order)>,
     limit: Option<u64>,
     offset: Option<u64>,
@@ -56,7 +56,7 @@ impl<M: Model> Select<M> {
 
     /// Keeps only rows matching `filter`. Calling it again adds another condition, joined
     /// with AND.
-    pub fn filter(mut self, filter: Filter) -> Self {
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
         self.filter = Some(match self.filter.take() {
             Some(existing) => existing.and(filter),
             None => filter,

@@ -16,7 +16,7 @@ use crate::value::{Field, ValueOf};
 /// [`Model::update_many`].
 pub struct Update<M> {
     assignments: Vec<(&'static str, Value)>,
-    filter: Option<Filter>,
+    filter: Option<Filter<M>>,
     _marker: PhantomData<fn() -> M>,
 }
 
@@ -53,7 +53,7 @@ impl<M: Model> Update<M> {
     }
 
     /// Updates only rows matching `filter`. Calling it again adds a condition with AND.
-    pub fn filter(mut self, filter: Filter) -> Self {
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
         self.filter = Some(match self.filter.take() {
             Some(existing) => existing.and(filter),
             None => filter,
