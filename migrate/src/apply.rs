@@ -176,6 +176,7 @@ impl Session {
                 return Err(MigrateError::NoDown {
                     version: migration.version,
                     name: migration.name.clone(),
+                    rust: false,
                 });
             }
             Body::Rust(_) => {

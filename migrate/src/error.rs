@@ -107,14 +107,20 @@ pub enum MigrateError {
     },
     /// A revert needs a down migration that does not exist.
     #[error(
-        "migration {version} ({name}) has no down migration, so it cannot be reverted; add \
-         `{version}_{name}.down.sql`"
+        "migration {version} ({name}) has no down migration, so it cannot be reverted; {}",
+        if *rust {
+            String::from("implement has_down and down in its RustMigration")
+        } else {
+            format!("add `{version}_{name}.down.sql`")
+        }
     )]
     NoDown {
         /// The migration version.
         version: i64,
         /// The migration name.
         name: String,
+        /// Whether it is a Rust migration.
+        rust: bool,
     },
     /// A command named a version that it cannot act on.
     #[error("{0}")]

@@ -378,6 +378,7 @@ impl Migrator {
                 return Err(MigrateError::NoDown {
                     version: migration.version,
                     name: migration.name.clone(),
+                    rust: migration.is_rust(),
                 });
             }
             migrations.push(migration);

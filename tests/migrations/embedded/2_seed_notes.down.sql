@@ -1,0 +1,1 @@
+DELETE FROM embedded_notes WHERE id IN (1, 2);
