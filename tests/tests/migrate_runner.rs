@@ -766,9 +766,15 @@ backend_tests! {
 
         // Migration 2 has a down file, but 1 does not, so neither is reverted.
         let error = migrator.down(&db, DownTarget::Steps(2)).await.unwrap_err();
-        let MigrateError::NoDown { version, name } = &error else {
+        let MigrateError::NoDown {
+            version,
+            name,
+            rust,
+        } = &error
+        else {
             panic!("down returned {error:?}, expected NoDown");
         };
+        assert!(!rust, "migration 1 is a SQL migration");
         assert_eq!(*version, 1, "NoDown names version 1");
         assert_eq!(name, "create_first", "NoDown names the migration");
         assert!(
