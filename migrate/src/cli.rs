@@ -5,7 +5,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success; for `status`, nothing pending |
-//! | 1 | error: the message says what failed and what to do |
+//! | 1 | error: the message names what failed and the next step |
 //! | 2 | invalid command line |
 //! | 3 | `status`: migrations are pending |
 //! | 4 | `status` or `verify`: an applied migration's file changed |
@@ -137,7 +137,7 @@ pub enum Command {
     Accept {
         /// The migration version.
         version: i64,
-        /// Why the file was edited.
+        /// The reason for the edit.
         #[arg(long)]
         reason: String,
     },
@@ -158,7 +158,7 @@ pub enum Command {
     Resolve {
         /// The failed migration's version.
         version: i64,
-        /// What was done by hand.
+        /// A note on the work done by hand.
         #[arg(long, default_value = "resolved by hand")]
         note: String,
     },

@@ -6,7 +6,7 @@ use std::time::Duration;
 /// The result type of migration operations.
 pub type Result<T, E = MigrateError> = std::result::Result<T, E>;
 
-/// An error from loading or running migrations. Each message says what to do next.
+/// An error from loading or running migrations. Each message names the next step.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MigrateError {
@@ -32,7 +32,7 @@ pub enum MigrateError {
         version: i64,
         /// The migration name.
         name: String,
-        /// What is unterminated, and where.
+        /// The unterminated construct and its line.
         message: String,
     },
     /// A transactional migration contains a statement that cannot run in a transaction.
@@ -102,7 +102,7 @@ pub enum MigrateError {
     LockTimeout {
         /// How long the runner waited.
         waited: Duration,
-        /// Who holds the lock, as far as the database tells.
+        /// The session holding the lock, as far as the database reports it.
         holder: String,
     },
     /// A revert needs a down migration that does not exist.

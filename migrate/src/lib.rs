@@ -6,8 +6,8 @@
 //!
 //! - Each migration and its history row commit in one transaction, so a crash leaves both
 //!   or neither. A file whose first line is `-- covet:no-transaction` runs statement by
-//!   statement instead, as does every SQL file on MySQL and MariaDB, whose DDL commits
-//!   implicitly; the history then records how many statements committed, and
+//!   statement instead. So does every SQL file on MySQL and MariaDB, because their DDL
+//!   commits implicitly. The history then records how many statements committed, and
 //!   [`Migrator::resume`] continues after a failure.
 //! - Runners take a lock first (an advisory lock on PostgreSQL, `GET_LOCK` on MySQL,
 //!   `BEGIN IMMEDIATE` per migration on SQLite) on a connection of their own, so two

@@ -1,4 +1,4 @@
-//! What the runner's commands return: status, reports, drift and plans.
+//! The results of the runner's commands: status, reports, drift and plans.
 
 use std::fmt;
 
@@ -121,7 +121,7 @@ pub struct Done {
     pub duration_ms: i64,
 }
 
-/// What a command changed.
+/// The migrations a command applied or reverted.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     /// Migrations applied, in order.
@@ -160,7 +160,7 @@ pub struct PlanStep {
     pub statements: Vec<String>,
 }
 
-/// What `up` would do, without doing it.
+/// The statements `up` would run, computed without running them.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Plan {
     /// The migrations that would run, in order.

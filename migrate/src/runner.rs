@@ -67,7 +67,7 @@ impl MigratorOptions {
     }
 }
 
-/// Which migrations `down` reverts.
+/// The migrations `down` reverts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DownTarget {
     /// The last N applied migrations, newest first.
@@ -78,9 +78,9 @@ pub enum DownTarget {
 
 /// Applies, reverts and inspects a [`MigrationSet`] on a database.
 ///
-/// Every command that writes takes the migration lock on a connection of its own (not one
-/// from the pool) for the whole run and releases it on every path, errors and panics
-/// included; closing that connection also releases it.
+/// Every command that writes takes the migration lock on a connection of its own, not one
+/// from the pool, and holds it for the whole run. It releases the lock on every path, errors
+/// and panics included, and closing that connection releases it as well.
 #[derive(Clone, Debug)]
 pub struct Migrator {
     set: MigrationSet,
