@@ -243,6 +243,7 @@ sqlx_connection!(
     row_reader: MySqlRowReader,
     classify: classify,
     prepare: utc_as_naive,
+    begin: None,
 );
 
 /// Binds `DateTime<Utc>` values as DATETIME. sqlx sends them as TIMESTAMP, which MariaDB

@@ -178,6 +178,7 @@ sqlx_connection!(
     row_reader: PgRowReader,
     classify: classify,
     prepare: crate::backend::support::values_as_given,
+    begin: None,
 );
 
 fn last_insert_id(_: &PgQueryResult) -> Option<i64> {

@@ -91,6 +91,13 @@ impl SqliteBackend {
             })?
             .create_if_missing(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        // Write-ahead logging lets readers go on while one connection writes. An in-memory
+        // database has no log file to write ahead to.
+        let options = if in_memory {
+            options
+        } else {
+            options.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        };
         let namespace = Some(options.get_filename().display().to_string());
         let keep_alive = if in_memory {
             let conn = options
@@ -286,6 +293,10 @@ sqlx_connection!(
     row_reader: SqliteRowReader,
     classify: classify,
     prepare: crate::backend::support::values_as_given,
+    // A deferred transaction that reads and then writes fails with SQLITE_BUSY at once when
+    // another connection writes first; taking the write lock at BEGIN makes it wait for the
+    // busy timeout instead.
+    begin: Some("BEGIN IMMEDIATE"),
 );
 
 fn last_insert_id(done: &SqliteQueryResult) -> Option<i64> {

@@ -312,7 +312,8 @@ macro_rules! sqlx_connection {
         database: $database:ty,
         row_reader: $reader:ident,
         classify: $classify:path,
-        prepare: $prepare:path $(,)?
+        prepare: $prepare:path,
+        begin: $begin:expr $(,)?
     ) => {
         /// A connection of this backend, pooled or dedicated.
         pub(crate) struct $name {
@@ -415,9 +416,16 @@ macro_rules! sqlx_connection {
 
             async fn begin(&mut self) -> $crate::error::Result<()> {
                 use sqlx_core::transaction::TransactionManager as _;
-                let result =
-                    <$database as sqlx::Database>::TransactionManager::begin(&mut *self.conn, None)
-                        .await;
+                let begin: Option<&'static str> = $begin;
+                // A custom statement starts only the outermost level; savepoints keep theirs.
+                let statement = begin
+                    .filter(|_| self.transaction_depth() == 0)
+                    .map(sqlx::SqlSafeStr::into_sql_str);
+                let result = <$database as sqlx::Database>::TransactionManager::begin(
+                    &mut *self.conn,
+                    statement,
+                )
+                .await;
                 result.map_err(|error| self.map_error(error))
             }
 
