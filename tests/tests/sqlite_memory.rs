@@ -25,26 +25,27 @@ async fn memory_database_shared_by_pool() {
     .await
     .unwrap();
 
-    // Hold three connections at once: each open transaction owns one, so every read below
-    // runs on a different connection of the pool.
-    let mut open = Vec::new();
-    for _ in 0..3 {
-        let tx = db.begin().await.unwrap();
-        let seen = Note::query().all(&tx).await.unwrap();
-        assert_eq!(
-            seen.len(),
-            1,
-            "connection {} sees the table and its row",
-            open.len()
-        );
-        open.push(tx);
+    // Hold three pooled connections at once, so each read below runs on a different one.
+    // Transactions would not do here: each takes SQLite's write lock, so a second one
+    // waits for the first.
+    let mut held = Vec::new();
+    for position in 0..3 {
+        let mut conn = db.backend().acquire().await.unwrap();
+        let sql = "SELECT COUNT(*) FROM notes";
+        let mut count = None;
+        conn.fetch(sql, covet::sea_query::Values(Vec::new()), &mut |row| {
+            count = row.read_i64(0)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(count, Some(1), "connection {position} sees the table and its row");
+        held.push(conn);
     }
     let status = db.pool_status();
     assert!(status.in_use >= 3, "three connections are in use: {status}");
+    drop(held);
     assert_eq!(Note::query().count(&db).await.unwrap(), 1);
-    for tx in open {
-        tx.rollback().await.unwrap();
-    }
 }
 
 #[tokio::test]
