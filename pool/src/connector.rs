@@ -22,4 +22,26 @@ pub trait Connector: Debug + Send + Sync + 'static {
         let _ = conn;
         async { Ok(()) }
     }
+
+    /// Checks with a round trip that an idle connection still works. The pool calls it on
+    /// checkout only for connections unused for longer than
+    /// [`health_check_after`](crate::PoolConfig::health_check_after). The default does
+    /// nothing.
+    fn ping(
+        &self,
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = conn;
+        async { Ok(()) }
+    }
+
+    /// Returns whether retrying cannot fix a connect error, such as a wrong password or an
+    /// unknown database. Such errors are returned at once; others are retried with backoff
+    /// until the connect timeout. `ever_connected` is false until the pool has opened its
+    /// first connection, when an unreachable server is more likely a wrong address than an
+    /// outage. The default retries every error.
+    fn is_permanent(&self, error: &Self::Error, ever_connected: bool) -> bool {
+        let _ = (error, ever_connected);
+        false
+    }
 }

@@ -17,13 +17,18 @@ pub enum PoolError<E: std::error::Error + 'static> {
         /// The pool's counts when the wait gave up.
         status: PoolStatus,
     },
-    /// Opening a new connection took longer than the connect timeout.
-    #[error("timed out after {waited:?} opening a new database connection ({status})")]
+    /// Opening a new connection took longer than the connect timeout, retries included.
+    #[error(
+        "timed out after {waited:?} opening a new database connection ({status}){}",
+        last_error.as_ref().map(|error| format!("; the last attempt failed with: {error}")).unwrap_or_default()
+    )]
     ConnectTimeout {
         /// The connect timeout in force.
         waited: Duration,
         /// The pool's counts when the connect gave up.
         status: PoolStatus,
+        /// The error of the last failed connect attempt, if one failed.
+        last_error: Option<String>,
     },
     /// Opening a new connection failed.
     #[error("failed to open a database connection")]

@@ -37,6 +37,8 @@
 mod config;
 mod connector;
 mod error;
+mod manager;
+mod metrics;
 mod pool;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub mod sqlx_connector;
@@ -44,4 +46,5 @@ pub mod sqlx_connector;
 pub use crate::config::PoolConfig;
 pub use crate::connector::Connector;
 pub use crate::error::PoolError;
+pub use crate::metrics::PoolMetrics;
 pub use crate::pool::{Pool, PoolStatus, Pooled};

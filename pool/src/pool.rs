@@ -1,40 +1,26 @@
+use std::backtrace::Backtrace;
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use deadpool::Runtime;
-use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult, TimeoutType};
+use deadpool::managed::{self, Object, TimeoutType};
 
 use crate::config::PoolConfig;
 use crate::connector::Connector;
 use crate::error::PoolError;
-
-/// The adapter between a [`Connector`] and deadpool's manager trait.
-#[derive(Debug)]
-struct Manager<C: Connector> {
-    connector: C,
-}
-
-impl<C: Connector> managed::Manager for Manager<C> {
-    type Type = C::Connection;
-    type Error = C::Error;
-
-    async fn create(&self) -> Result<C::Connection, C::Error> {
-        self.connector.connect().await
-    }
-
-    async fn recycle(&self, conn: &mut C::Connection, _: &Metrics) -> RecycleResult<C::Error> {
-        self.connector
-            .reset(conn)
-            .await
-            .map_err(RecycleError::Backend)
-    }
-}
+use crate::manager::{Manager, Shared};
+use crate::metrics::{CloseReason, PoolMetrics};
 
 /// A pool of connections opened by a [`Connector`].
 ///
-/// Cloning a `Pool` is cheap and gives another handle to the same connections.
+/// Cloning a `Pool` is cheap and gives another handle to the same connections. When it is
+/// created inside a tokio runtime, a background task keeps `min_idle` connections open,
+/// closes connections past the idle timeout or their lifetime, and reports leaks; it stops
+/// when the last handle is dropped.
 pub struct Pool<C: Connector> {
     inner: Arc<Inner<C>>,
 }
@@ -42,6 +28,16 @@ pub struct Pool<C: Connector> {
 struct Inner<C: Connector> {
     pool: managed::Pool<Manager<C>>,
     config: PoolConfig,
+    shared: Arc<Shared>,
+    checkouts: Mutex<HashMap<u64, Checkout>>,
+    next_checkout: AtomicU64,
+}
+
+/// A connection handed out and not yet returned, for leak reports.
+struct Checkout {
+    since: Instant,
+    acquired_at: Option<Backtrace>,
+    reported: bool,
 }
 
 impl<C: Connector> Clone for Pool<C> {
@@ -88,26 +84,38 @@ impl fmt::Display for PoolStatus {
 }
 
 impl<C: Connector> Pool<C> {
-    /// Creates a pool. No connection is opened until the first [`acquire`](Self::acquire).
+    /// Creates a pool. No connection is opened until the first [`acquire`](Self::acquire),
+    /// unless `min_idle` is set, in which case the background task opens them.
     pub fn new(connector: C, config: PoolConfig) -> Self {
         let timeouts = managed::Timeouts {
             wait: Some(config.acquire_timeout),
             create: Some(config.connect_timeout),
-            recycle: Some(config.connect_timeout),
+            recycle: Some(config.health_check_timeout),
         };
-        let pool = managed::Pool::builder(Manager { connector })
+        let shared = Arc::new(Shared::new());
+        let manager = Manager::new(connector, config.clone(), Arc::clone(&shared));
+        let pool = managed::Pool::builder(manager)
             .max_size(config.max_size)
             .timeouts(timeouts)
+            .queue_mode(managed::QueueMode::Lifo)
             .runtime(Runtime::Tokio1)
             .build()
             .expect("a pool with a runtime set always builds");
-        Self {
-            inner: Arc::new(Inner { pool, config }),
+        let inner = Arc::new(Inner {
+            pool,
+            config,
+            shared,
+            checkouts: Mutex::new(HashMap::new()),
+            next_checkout: AtomicU64::new(0),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(maintain(Arc::downgrade(&inner)));
         }
+        Self { inner }
     }
 
     /// Takes a connection from the pool, opening a new one if none is idle and the pool has
-    /// room.
+    /// room. Waiters are served in the order they arrived.
     ///
     /// # Errors
     ///
@@ -122,10 +130,34 @@ impl<C: Connector> Pool<C> {
     pub async fn acquire(&self) -> Result<Pooled<C>, PoolError<C::Error>> {
         let started = Instant::now();
         match self.inner.pool.get().await {
-            Ok(object) => Ok(Pooled {
-                object: Some(object),
-                broken: false,
-            }),
+            Ok(object) => {
+                self.inner.shared.counters.acquired(started.elapsed());
+                let checkout = self.inner.next_checkout.fetch_add(1, Ordering::Relaxed);
+                let acquired_at = self
+                    .inner
+                    .config
+                    .leak_threshold
+                    .map(|_| Backtrace::force_capture());
+                if let Ok(mut checkouts) = self.inner.checkouts.lock() {
+                    let since = Instant::now();
+                    let reported = false;
+                    checkouts.insert(
+                        checkout,
+                        Checkout {
+                            since,
+                            acquired_at,
+                            reported,
+                        },
+                    );
+                }
+                Ok(Pooled {
+                    object: Some(object),
+                    broken: false,
+                    checkout,
+                    acquired: Instant::now(),
+                    pool: Arc::clone(&self.inner),
+                })
+            }
             Err(error) => Err(self.map_error(error, started.elapsed())),
         }
     }
@@ -137,11 +169,24 @@ impl<C: Connector> Pool<C> {
     ) -> PoolError<C::Error> {
         let status = self.status();
         match error {
-            managed::PoolError::Timeout(TimeoutType::Create) => PoolError::ConnectTimeout {
-                waited: self.inner.config.connect_timeout,
-                status,
-            },
-            managed::PoolError::Timeout(_) => PoolError::AcquireTimeout { waited, status },
+            managed::PoolError::Timeout(TimeoutType::Create) => {
+                let last_error = self
+                    .inner
+                    .shared
+                    .last_connect_error
+                    .lock()
+                    .ok()
+                    .and_then(|last| last.clone());
+                PoolError::ConnectTimeout {
+                    waited: self.inner.config.connect_timeout,
+                    status,
+                    last_error,
+                }
+            }
+            managed::PoolError::Timeout(_) => {
+                self.inner.shared.counters.acquire_timed_out();
+                PoolError::AcquireTimeout { waited, status }
+            }
             managed::PoolError::Backend(error) => PoolError::Connect(error),
             managed::PoolError::PostCreateHook(_) | managed::PoolError::NoRuntimeSpecified => {
                 unreachable!("covet-pool installs no hooks and always sets a runtime")
@@ -150,16 +195,32 @@ impl<C: Connector> Pool<C> {
         }
     }
 
+    /// Waits until one connection can be opened, retrying transient failures, for
+    /// applications that should not start serving before their database is reachable.
+    ///
+    /// # Errors
+    ///
+    /// As for [`acquire`](Self::acquire).
+    pub async fn wait_until_ready(&self) -> Result<(), PoolError<C::Error>> {
+        drop(self.acquire().await?);
+        Ok(())
+    }
+
     /// Returns the pool's current counts.
     pub fn status(&self) -> PoolStatus {
         let status = self.inner.pool.status();
         PoolStatus {
-            max_size: status.max_size,
+            max_size: self.inner.config.max_size,
             size: status.size,
             idle: status.available,
             in_use: status.size.saturating_sub(status.available),
             waiting: status.waiting,
         }
+    }
+
+    /// Returns the totals since the pool was created.
+    pub fn metrics(&self) -> PoolMetrics {
+        self.inner.shared.counters.snapshot()
     }
 
     /// Returns the configuration the pool was built with.
@@ -172,10 +233,25 @@ impl<C: Connector> Pool<C> {
         &self.inner.pool.manager().connector
     }
 
-    /// Closes the pool: idle connections are dropped, waiting callers get
+    /// Closes the pool at once: idle connections are dropped, waiting callers get
     /// [`PoolError::Closed`], and connections still in use are dropped when returned.
     pub fn close(&self) {
         self.inner.pool.close();
+    }
+
+    /// Closes the pool and waits up to `timeout` for every borrowed connection to come back
+    /// and be dropped. Returns the number of connections still open when it gave up, 0 on
+    /// success.
+    pub async fn drain(&self, timeout: Duration) -> usize {
+        self.close();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let open = self.inner.pool.status().size;
+            if open == 0 || Instant::now() >= deadline {
+                return open;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Returns whether [`close`](Self::close) was called.
@@ -184,15 +260,118 @@ impl<C: Connector> Pool<C> {
     }
 }
 
+/// Runs the pool's upkeep until the pool is dropped or closed.
+async fn maintain<C: Connector>(inner: Weak<Inner<C>>) {
+    let interval = match inner.upgrade() {
+        Some(inner) => upkeep_interval(&inner.config),
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.pool.is_closed() {
+            return;
+        }
+        retire_idle(&inner);
+        keep_min_idle(&inner).await;
+        report_leaks(&inner);
+    }
+}
+
+/// Returns how often upkeep runs: often enough for the shortest configured limit.
+fn upkeep_interval(config: &PoolConfig) -> Duration {
+    let limits = [
+        config.idle_timeout,
+        config.max_lifetime,
+        config.leak_threshold,
+    ];
+    limits
+        .into_iter()
+        .flatten()
+        .map(|limit| limit / 4)
+        .fold(Duration::from_secs(1), Duration::min)
+        .max(Duration::from_millis(10))
+}
+
+/// Closes idle connections past their lifetime, and past the idle timeout while more than
+/// `min_idle` are idle.
+fn retire_idle<C: Connector>(inner: &Inner<C>) {
+    let idle = inner.pool.status().available;
+    let mut removable = idle.saturating_sub(inner.config.min_idle);
+    let idle_timeout = inner.config.idle_timeout;
+    let counters = &inner.shared.counters;
+    inner.pool.retain(|entry, metrics| {
+        if entry
+            .lifetime
+            .is_some_and(|lifetime| metrics.age() >= lifetime)
+        {
+            counters.connection_closed(CloseReason::Lifetime);
+            removable = removable.saturating_sub(1);
+            return false;
+        }
+        let expired = idle_timeout.is_some_and(|timeout| entry.released_at.elapsed() >= timeout);
+        if expired && removable > 0 {
+            counters.connection_closed(CloseReason::Idle);
+            removable -= 1;
+            return false;
+        }
+        true
+    });
+}
+
+/// Opens connections until `min_idle` are open.
+async fn keep_min_idle<C: Connector>(inner: &Inner<C>) {
+    let wanted = inner.config.min_idle.min(inner.config.max_size);
+    let missing = wanted.saturating_sub(inner.pool.status().size);
+    let mut opened = Vec::with_capacity(missing);
+    for _ in 0..missing {
+        match inner.pool.get().await {
+            Ok(object) => opened.push(object),
+            Err(error) => {
+                tracing::debug!(target: "covet::pool", %error, "opening a min_idle connection failed");
+                break;
+            }
+        }
+    }
+}
+
+/// Logs each connection held past the leak threshold once, with where it was acquired.
+fn report_leaks<C: Connector>(inner: &Inner<C>) {
+    let Some(threshold) = inner.config.leak_threshold else {
+        return;
+    };
+    let Ok(mut checkouts) = inner.checkouts.lock() else {
+        return;
+    };
+    for checkout in checkouts.values_mut() {
+        if checkout.reported || checkout.since.elapsed() < threshold {
+            continue;
+        }
+        checkout.reported = true;
+        inner.shared.counters.leak_found();
+        let held_ms = u64::try_from(checkout.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let acquired_at = checkout
+            .acquired_at
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::warn!(target: "covet::pool", held_ms, %acquired_at, "a connection is held past the leak threshold");
+    }
+}
+
 /// A connection borrowed from a [`Pool`]. Dropping it returns the connection to the pool,
 /// unless it was marked broken.
 pub struct Pooled<C: Connector> {
     object: Option<Object<Manager<C>>>,
     broken: bool,
+    checkout: u64,
+    acquired: Instant,
+    pool: Arc<Inner<C>>,
 }
 
 impl<C: Connector> Pooled<C> {
-    /// Marks the connection as unusable, so it is closed instead of returned to the pool.
+    /// Marks the connection as unusable, so it is closed instead of returned to the pool,
+    /// and the pool's older idle connections are health-checked before their next use.
     pub fn mark_broken(&mut self) {
         self.broken = true;
     }
@@ -214,11 +393,21 @@ impl<C: Connector> Pooled<C> {
 
 impl<C: Connector> Drop for Pooled<C> {
     fn drop(&mut self) {
-        if self.broken
-            && let Some(object) = self.object.take()
-        {
+        let shared = &self.pool.shared;
+        shared.counters.released(self.acquired.elapsed());
+        if let Ok(mut checkouts) = self.pool.checkouts.lock() {
+            checkouts.remove(&self.checkout);
+        }
+        let Some(mut object) = self.object.take() else {
+            return;
+        };
+        if self.broken {
+            shared.counters.connection_closed(CloseReason::Broken);
+            shared.suspect_idle_connections();
             // Detaching the object frees its slot. The connection itself is dropped here.
             drop(Object::take(object));
+        } else {
+            object.released_at = Instant::now();
         }
     }
 }
@@ -227,13 +416,13 @@ impl<C: Connector> Deref for Pooled<C> {
     type Target = C::Connection;
 
     fn deref(&self) -> &C::Connection {
-        self.object()
+        &self.object().conn
     }
 }
 
 impl<C: Connector> DerefMut for Pooled<C> {
     fn deref_mut(&mut self) -> &mut C::Connection {
-        self.object.as_mut().expect("present until drop")
+        &mut self.object.as_mut().expect("present until drop").conn
     }
 }
 

@@ -7,6 +7,12 @@ use sqlx_core::transaction::TransactionManager;
 
 use crate::connector::Connector;
 
+/// Connect error codes that retrying cannot fix. PostgreSQL SQLSTATEs: 28000 and 28P01
+/// (authentication), 3D000 (unknown database), 42501 (no privilege). MySQL reports SQLSTATE
+/// 28000 for access denied and 42000 for an unknown database. SQLite's 14 is "unable to open
+/// the database file".
+const PERMANENT_CODES: [&str; 6] = ["28000", "28P01", "3D000", "42501", "42000", "14"];
+
 type TxManager<O> =
     <<<O as ConnectOptions>::Connection as Connection>::Database as Database>::TransactionManager;
 
@@ -59,6 +65,32 @@ where
 
     async fn connect(&self) -> Result<O::Connection, sqlx::Error> {
         self.options.connect().await
+    }
+
+    async fn ping(&self, conn: &mut O::Connection) -> Result<(), sqlx::Error> {
+        conn.ping().await
+    }
+
+    /// Treats failed authentication, an unknown database, TLS and configuration errors as
+    /// permanent, and a refused or unreachable server as permanent only before the first
+    /// connection succeeded.
+    fn is_permanent(&self, error: &sqlx::Error, ever_connected: bool) -> bool {
+        match error {
+            sqlx::Error::Database(database) => {
+                let code = database.code();
+                let code = code.as_deref().unwrap_or_default();
+                PERMANENT_CODES.contains(&code)
+            }
+            sqlx::Error::Tls(_) | sqlx::Error::Configuration(_) => true,
+            sqlx::Error::Io(io) => {
+                !ever_connected
+                    && matches!(
+                        io.kind(),
+                        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
+                    )
+            }
+            _ => false,
+        }
     }
 
     /// Rolls back any transaction or savepoint a caller left open, so the next borrower

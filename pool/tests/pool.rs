@@ -42,6 +42,10 @@ impl Connector for Refusing {
     async fn connect(&self) -> Result<(), FakeError> {
         Err(FakeError("password authentication failed"))
     }
+
+    fn is_permanent(&self, _: &FakeError, _: bool) -> bool {
+        true
+    }
 }
 
 /// Never finishes connecting, as an unresponsive server does.
@@ -174,4 +178,341 @@ async fn status_counts_idle_and_in_use() {
 #[test]
 fn zero_max_size_becomes_one() {
     assert_eq!(PoolConfig::default().max_size(0).get_max_size(), 1);
+}
+
+/// Counts pings, and fails them while `fail_pings` is set.
+#[derive(Debug, Default)]
+struct Pinging {
+    connects: Arc<AtomicUsize>,
+    pings: Arc<AtomicUsize>,
+    fail_pings: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Connector for Pinging {
+    type Connection = usize;
+    type Error = FakeError;
+
+    async fn connect(&self) -> Result<usize, FakeError> {
+        Ok(self.connects.fetch_add(1, Ordering::SeqCst))
+    }
+
+    async fn ping(&self, _conn: &mut usize) -> Result<(), FakeError> {
+        self.pings.fetch_add(1, Ordering::SeqCst);
+        if self.fail_pings.load(Ordering::SeqCst) {
+            return Err(FakeError("connection reset"));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn hot_checkout_sends_no_ping() {
+    let connector = Pinging::default();
+    let pings = Arc::clone(&connector.pings);
+    let pool = Pool::new(
+        connector,
+        config(1).health_check_after(Duration::from_secs(5)),
+    );
+    for _ in 0..20 {
+        drop(pool.acquire().await.unwrap());
+    }
+    assert_eq!(
+        pings.load(Ordering::SeqCst),
+        0,
+        "recently used connections are not pinged"
+    );
+    assert_eq!(pool.metrics().health_checks, 0);
+}
+
+#[tokio::test]
+async fn idle_checkout_is_health_checked() {
+    let connector = Pinging::default();
+    let pings = Arc::clone(&connector.pings);
+    let connects = Arc::clone(&connector.connects);
+    let fail = Arc::clone(&connector.fail_pings);
+    let pool = Pool::new(
+        connector,
+        config(1).health_check_after(Duration::from_millis(20)),
+    );
+    drop(pool.acquire().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    drop(pool.acquire().await.unwrap());
+    assert_eq!(
+        pings.load(Ordering::SeqCst),
+        1,
+        "an idle connection is pinged once"
+    );
+
+    fail.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let replacement = *pool.acquire().await.unwrap();
+    assert_eq!(
+        replacement, 1,
+        "a connection that fails its check is replaced"
+    );
+    assert_eq!(connects.load(Ordering::SeqCst), 2);
+    assert_eq!(pool.metrics().closed_health_check, 1);
+}
+
+#[tokio::test]
+async fn broken_connection_triggers_checks() {
+    let connector = Pinging::default();
+    let pings = Arc::clone(&connector.pings);
+    let pool = Pool::new(
+        connector,
+        config(2).health_check_after(Duration::from_secs(60)),
+    );
+    let first = pool.acquire().await.unwrap();
+    let mut second = pool.acquire().await.unwrap();
+    drop(first);
+    second.mark_broken();
+    drop(second);
+    drop(pool.acquire().await.unwrap());
+    assert_eq!(
+        pings.load(Ordering::SeqCst),
+        1,
+        "an idle connection released before a broken one is checked on its next checkout"
+    );
+}
+
+/// Opens connections whose health check always fails.
+#[derive(Debug, Default)]
+struct AlwaysBroken {
+    connects: Arc<AtomicUsize>,
+}
+
+impl Connector for AlwaysBroken {
+    type Connection = usize;
+    type Error = FakeError;
+
+    async fn connect(&self) -> Result<usize, FakeError> {
+        Ok(self.connects.fetch_add(1, Ordering::SeqCst))
+    }
+
+    async fn reset(&self, _conn: &mut usize) -> Result<(), FakeError> {
+        Err(FakeError("broken"))
+    }
+}
+
+#[tokio::test]
+async fn always_broken_stays_within_max() {
+    let connector = AlwaysBroken::default();
+    let connects = Arc::clone(&connector.connects);
+    let pool = Pool::new(connector, config(3));
+    for _ in 0..30 {
+        let held: Vec<_> = futures_like_join(&pool, 3).await;
+        assert!(
+            pool.status().size <= 3,
+            "size {} exceeds max 3",
+            pool.status().size
+        );
+        drop(held);
+    }
+    assert!(
+        connects.load(Ordering::SeqCst) >= 30,
+        "broken connections are replaced"
+    );
+    assert!(pool.metrics().closed_reset > 0);
+}
+
+async fn futures_like_join(
+    pool: &Pool<AlwaysBroken>,
+    count: usize,
+) -> Vec<covet_pool::Pooled<AlwaysBroken>> {
+    let mut held = Vec::new();
+    for _ in 0..count {
+        held.push(pool.acquire().await.unwrap());
+    }
+    held
+}
+
+#[tokio::test]
+async fn max_lifetime_retires_connections() {
+    let connector = Counting::default();
+    let connects = Arc::clone(&connector.connects);
+    let pool = Pool::new(
+        connector,
+        config(1).max_lifetime(Some(Duration::from_millis(30))),
+    );
+    drop(pool.acquire().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    drop(pool.acquire().await.unwrap());
+    assert_eq!(
+        connects.load(Ordering::SeqCst),
+        2,
+        "an old connection is replaced"
+    );
+    assert!(pool.metrics().closed_lifetime >= 1);
+}
+
+#[tokio::test]
+async fn idle_timeout_keeps_min_idle() {
+    let options = config(4)
+        .min_idle(1)
+        .idle_timeout(Some(Duration::from_millis(40)));
+    let pool = Pool::new(Counting::default(), options);
+    let held = [
+        pool.acquire().await.unwrap(),
+        pool.acquire().await.unwrap(),
+        pool.acquire().await.unwrap(),
+    ];
+    drop(held);
+    assert_eq!(pool.status().size, 3);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        pool.status().size,
+        1,
+        "idle connections above min_idle are closed"
+    );
+    assert_eq!(pool.metrics().closed_idle, 2);
+}
+
+#[tokio::test]
+async fn min_idle_is_kept_warm() {
+    let options = config(4)
+        .min_idle(2)
+        .idle_timeout(Some(Duration::from_millis(40)));
+    let pool = Pool::new(Counting::default(), options);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        pool.status().size,
+        2,
+        "the background task opens min_idle connections"
+    );
+    assert_eq!(pool.status().idle, 2);
+}
+
+/// Fails every connect with an error that retrying might fix, counting attempts.
+#[derive(Debug, Default)]
+struct Flaky {
+    attempts: Arc<AtomicUsize>,
+}
+
+impl Connector for Flaky {
+    type Connection = ();
+    type Error = FakeError;
+
+    async fn connect(&self) -> Result<(), FakeError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        Err(FakeError("connection refused"))
+    }
+}
+
+#[tokio::test]
+async fn transient_errors_retry_with_backoff() {
+    let connector = Flaky::default();
+    let attempts = Arc::clone(&connector.attempts);
+    let options = config(1).connect_timeout(Duration::from_millis(400));
+    let pool = Pool::new(connector, options);
+    let error = pool.acquire().await.unwrap_err();
+    let PoolError::ConnectTimeout { last_error, .. } = &error else {
+        panic!("expected a connect timeout, got {error:?}");
+    };
+    assert_eq!(
+        last_error.as_deref(),
+        Some("fake connect failure: connection refused")
+    );
+    assert!(error.to_string().contains("connection refused"), "{error}");
+    let tries = attempts.load(Ordering::SeqCst);
+    assert!(tries >= 3, "retried {tries} times");
+    assert!(
+        tries < 20,
+        "backoff keeps retries few, not a busy loop: {tries}"
+    );
+}
+
+#[tokio::test]
+async fn permanent_error_returns_at_once() {
+    let options = config(1).connect_timeout(Duration::from_secs(5));
+    let pool = Pool::new(Refusing, options);
+    let started = std::time::Instant::now();
+    let error = pool.acquire().await.unwrap_err();
+    assert!(matches!(error, PoolError::Connect(_)), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn waiters_served_in_order() {
+    let pool = Pool::new(
+        Counting::default(),
+        config(1).acquire_timeout(Duration::from_secs(5)),
+    );
+    let held = pool.acquire().await.unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for position in 0..5 {
+        let pool = pool.clone();
+        let order = Arc::clone(&order);
+        waiters.push(tokio::spawn(async move {
+            let conn = pool.acquire().await.unwrap();
+            order.lock().unwrap().push(position);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            drop(conn);
+        }));
+        // Let each waiter reach the queue before the next starts.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(held);
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn drain_waits_for_borrowed() {
+    let pool = Pool::new(Counting::default(), config(2));
+    let held = pool.acquire().await.unwrap();
+    let returner = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(held);
+    });
+    let open = pool.drain(Duration::from_secs(2)).await;
+    assert_eq!(
+        open, 0,
+        "every connection is closed once the borrower returns"
+    );
+    assert!(matches!(pool.acquire().await, Err(PoolError::Closed)));
+    returner.await.unwrap();
+}
+
+#[tokio::test]
+async fn drain_gives_up_after_timeout() {
+    let pool = Pool::new(Counting::default(), config(2));
+    let _held = pool.acquire().await.unwrap();
+    assert_eq!(pool.drain(Duration::from_millis(50)).await, 1);
+}
+
+#[tokio::test]
+async fn leak_is_reported_once() {
+    let options = config(1).leak_threshold(Some(Duration::from_millis(20)));
+    let pool = Pool::new(Counting::default(), options);
+    let held = pool.acquire().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        pool.metrics().leaks,
+        1,
+        "a held connection is reported once"
+    );
+    drop(held);
+}
+
+#[tokio::test]
+async fn metrics_count_acquires_and_waits() {
+    let pool = Pool::new(Counting::default(), config(1));
+    let held = pool.acquire().await.unwrap();
+    let _ = pool.acquire().await;
+    drop(held);
+    let metrics = pool.metrics();
+    assert_eq!(metrics.acquires, 1);
+    assert_eq!(metrics.acquire_timeouts, 1);
+    assert_eq!(metrics.created, 1);
+    assert!(
+        metrics.hold_time_max >= Duration::from_millis(100),
+        "{metrics:?}"
+    );
 }
