@@ -47,8 +47,8 @@ pub struct ConnectOptions {
 }
 
 impl ConnectOptions {
-    /// Creates the default options: 10 connections, 30 s acquire timeout, 10 s connect
-    /// timeout.
+    /// Creates the default options, those of [`PoolConfig::default`]: 10 connections, 30 s
+    /// acquire timeout, 10 s connect timeout, and the lifecycle defaults listed there.
     pub fn new() -> Self {
         Self::default()
     }
@@ -66,9 +66,47 @@ impl ConnectOptions {
         self
     }
 
-    /// Sets how long opening one connection may take.
+    /// Sets how long opening one connection may take, retries after transient failures
+    /// included.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.pool = self.pool.connect_timeout(timeout);
+        self
+    }
+
+    /// Sets how many connections stay open while unused.
+    pub fn min_idle(mut self, connections: usize) -> Self {
+        self.pool = self.pool.min_idle(connections);
+        self
+    }
+
+    /// Sets the age at which a connection is closed instead of reused, or `None`.
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.pool = self.pool.max_lifetime(lifetime);
+        self
+    }
+
+    /// Sets how long a connection above `min_idle` may stay unused before it is closed.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.pool = self.pool.idle_timeout(timeout);
+        self
+    }
+
+    /// Sets how long a connection may sit unused before it is checked on checkout.
+    pub fn health_check_after(mut self, idle: Duration) -> Self {
+        self.pool = self.pool.health_check_after(idle);
+        self
+    }
+
+    /// Sets how long a caller may hold a connection before a warning names where it was
+    /// acquired.
+    pub fn leak_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.pool = self.pool.leak_threshold(threshold);
+        self
+    }
+
+    /// Replaces every pool setting at once; see [`PoolConfig`] for each one and its default.
+    pub fn pool(mut self, config: PoolConfig) -> Self {
+        self.pool = config;
         self
     }
 }
@@ -198,6 +236,12 @@ impl Database {
     /// Returns the pool's counts.
     pub fn pool_status(&self) -> PoolStatus {
         self.backend.pool_status()
+    }
+
+    /// Returns the pool's totals: connections opened and closed by reason, acquires, waits,
+    /// health checks and leaks.
+    pub fn pool_metrics(&self) -> covet_pool::PoolMetrics {
+        self.backend.pool_metrics()
     }
 
     /// Closes the pool. Later statements fail with [`Error::PoolClosed`].

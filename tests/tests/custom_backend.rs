@@ -61,6 +61,10 @@ impl Backend for Recording {
         self.inner.connect_dedicated().await
     }
 
+    fn pool_metrics(&self) -> covet_pool::PoolMetrics {
+        self.inner.pool_metrics()
+    }
+
     fn pool_status(&self) -> PoolStatus {
         self.inner.pool_status()
     }

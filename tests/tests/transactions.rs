@@ -144,10 +144,12 @@ backend_tests! {
         let row = entry("locked").insert(&db).await?;
         // Warm the pool so that the next statement can take a different connection than
         // the dropped transaction's.
-        let warm = [db.begin().await?, db.begin().await?, db.begin().await?];
-        for tx in warm {
-            tx.commit().await?;
-        }
+        let warm = [
+            db.backend().acquire().await?,
+            db.backend().acquire().await?,
+            db.backend().acquire().await?,
+        ];
+        drop(warm);
         {
             let tx = db.begin().await?;
             Entry::update_many()

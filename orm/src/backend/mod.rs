@@ -77,6 +77,9 @@ pub trait Backend: Debug + Send + Sync + 'static {
     /// Returns the pool's counts.
     fn pool_status(&self) -> PoolStatus;
 
+    /// Returns the pool's totals since it was created.
+    fn pool_metrics(&self) -> covet_pool::PoolMetrics;
+
     /// Closes the pool.
     fn close(&self);
 }

@@ -209,6 +209,7 @@ impl Backend for MySqlBackend {
             system: self.system,
             capabilities: self.capabilities.clone(),
             target: std::sync::Arc::clone(&self.target),
+            busy: false,
         }))
     }
 
@@ -224,11 +225,16 @@ impl Backend for MySqlBackend {
             system: self.system,
             capabilities: self.capabilities.clone(),
             target: std::sync::Arc::clone(&self.target),
+            busy: false,
         }))
     }
 
     fn pool_status(&self) -> PoolStatus {
         self.pool.status()
+    }
+
+    fn pool_metrics(&self) -> covet_pool::PoolMetrics {
+        self.pool.metrics()
     }
 
     fn close(&self) {

@@ -144,6 +144,7 @@ impl Backend for PostgresBackend {
             system: SYSTEM,
             capabilities: self.capabilities.clone(),
             target: std::sync::Arc::clone(&self.target),
+            busy: false,
         }))
     }
 
@@ -159,11 +160,16 @@ impl Backend for PostgresBackend {
             system: SYSTEM,
             capabilities: self.capabilities.clone(),
             target: std::sync::Arc::clone(&self.target),
+            busy: false,
         }))
     }
 
     fn pool_status(&self) -> PoolStatus {
         self.pool.status()
+    }
+
+    fn pool_metrics(&self) -> covet_pool::PoolMetrics {
+        self.pool.metrics()
     }
 
     fn close(&self) {

@@ -323,9 +323,40 @@ macro_rules! sqlx_connection {
             capabilities: $crate::backend::Capabilities,
             /// The database URL without its password, for connection errors.
             target: std::sync::Arc<str>,
+            /// Set while an operation awaits the server. A connection dropped with it set
+            /// was cancelled midway, its protocol state is unknown, and it is discarded.
+            busy: bool,
+        }
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                if self.busy {
+                    tracing::debug!(
+                        target: "covet::pool",
+                        "discarding a connection whose operation was cancelled midway"
+                    );
+                    self.conn.mark_broken();
+                }
+            }
         }
 
         impl $name {
+            /// Fails when an earlier operation on this connection was cancelled midway,
+            /// since the server's reply to it may still be on the way.
+            fn check_usable(&mut self) -> $crate::error::Result<()> {
+                if !self.busy {
+                    return Ok(());
+                }
+                self.conn.mark_broken();
+                Err($crate::error::Error::Connection {
+                    backend: self.system,
+                    target: Some(self.target.to_string()),
+                    source: "an earlier operation on this connection was cancelled midway, so \
+                             the connection is discarded; start a new transaction"
+                        .into(),
+                })
+            }
+
             fn map_error(&mut self, error: sqlx::Error) -> $crate::error::Error {
                 let mut error =
                     $crate::backend::support::map_sqlx_error(self.system, error, $classify);
@@ -350,7 +381,11 @@ macro_rules! sqlx_connection {
                     sqlx::AssertSqlSafe(sql.to_owned()),
                     sea_query_sqlx::SqlxValues(values),
                 );
-                match query.execute(&mut *self.conn).await {
+                self.check_usable()?;
+                self.busy = true;
+                let outcome = query.execute(&mut *self.conn).await;
+                self.busy = false;
+                match outcome {
                     Ok(done) => Ok($crate::backend::ExecResult {
                         rows_affected: done.rows_affected(),
                         last_insert_id: last_insert_id(&done),
@@ -364,7 +399,11 @@ macro_rules! sqlx_connection {
                 sql: &str,
             ) -> $crate::error::Result<$crate::backend::ExecResult> {
                 let query = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()));
-                match query.execute(&mut *self.conn).await {
+                self.check_usable()?;
+                self.busy = true;
+                let outcome = query.execute(&mut *self.conn).await;
+                self.busy = false;
+                match outcome {
                     Ok(done) => Ok($crate::backend::ExecResult {
                         rows_affected: done.rows_affected(),
                         last_insert_id: last_insert_id(&done),
@@ -389,6 +428,8 @@ macro_rules! sqlx_connection {
                 );
                 let mut rows = 0u64;
                 let mut sink_error = None;
+                self.check_usable()?;
+                self.busy = true;
                 let outcome = {
                     let mut stream = query.fetch(&mut *self.conn);
                     loop {
@@ -405,6 +446,7 @@ macro_rules! sqlx_connection {
                         }
                     }
                 };
+                self.busy = false;
                 if let Err(error) = outcome {
                     return Err(self.map_error(error));
                 }
@@ -421,38 +463,50 @@ macro_rules! sqlx_connection {
                 let statement = begin
                     .filter(|_| self.transaction_depth() == 0)
                     .map(sqlx::SqlSafeStr::into_sql_str);
+                self.check_usable()?;
+                self.busy = true;
                 let result = <$database as sqlx::Database>::TransactionManager::begin(
                     &mut *self.conn,
                     statement,
                 )
                 .await;
+                self.busy = false;
                 result.map_err(|error| self.map_error(error))
             }
 
             async fn begin_with(&mut self, statement: &'static str) -> $crate::error::Result<()> {
                 use sqlx_core::transaction::TransactionManager as _;
                 let statement = sqlx::SqlSafeStr::into_sql_str(statement);
+                self.check_usable()?;
+                self.busy = true;
                 let result = <$database as sqlx::Database>::TransactionManager::begin(
                     &mut *self.conn,
                     Some(statement),
                 )
                 .await;
+                self.busy = false;
                 result.map_err(|error| self.map_error(error))
             }
 
             async fn commit(&mut self) -> $crate::error::Result<()> {
                 use sqlx_core::transaction::TransactionManager as _;
+                self.check_usable()?;
+                self.busy = true;
                 let result =
                     <$database as sqlx::Database>::TransactionManager::commit(&mut *self.conn)
                         .await;
+                self.busy = false;
                 result.map_err(|error| self.map_error(error))
             }
 
             async fn rollback(&mut self) -> $crate::error::Result<()> {
                 use sqlx_core::transaction::TransactionManager as _;
+                self.check_usable()?;
+                self.busy = true;
                 let result =
                     <$database as sqlx::Database>::TransactionManager::rollback(&mut *self.conn)
                         .await;
+                self.busy = false;
                 result.map_err(|error| self.map_error(error))
             }
 
@@ -462,7 +516,10 @@ macro_rules! sqlx_connection {
             }
 
             async fn flush(&mut self) -> $crate::error::Result<()> {
+                self.check_usable()?;
+                self.busy = true;
                 let result = sqlx::Connection::ping(&mut *self.conn).await;
+                self.busy = false;
                 result.map_err(|error| self.map_error(error))
             }
 
