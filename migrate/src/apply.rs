@@ -18,6 +18,8 @@ pub(crate) struct Session {
     pub(crate) conn: Connection,
     pub(crate) dialect: Dialect,
     pub(crate) history: History,
+    /// How long to wait for another runner.
+    pub(crate) lock_timeout: std::time::Duration,
 }
 
 /// Whether a migration runs forward or backward.
@@ -79,11 +81,31 @@ impl Session {
     /// Begins the transaction a migration runs in. On SQLite it takes the write lock at
     /// once, which serializes concurrent runners.
     async fn begin(&self) -> Result<Transaction> {
-        let tx = match self.dialect {
-            Dialect::Sqlite => self.conn.begin_with("BEGIN IMMEDIATE").await?,
-            _ => self.conn.begin().await?,
-        };
-        Ok(tx)
+        if self.dialect != Dialect::Sqlite {
+            return Ok(self.conn.begin().await?);
+        }
+        // SQLite's busy timeout ends each wait for the write lock after 5 s; keep waiting
+        // until the runner's own lock timeout, as the other backends' locks do.
+        let started = Instant::now();
+        loop {
+            match self.conn.begin_with("BEGIN IMMEDIATE").await {
+                Ok(tx) => return Ok(tx),
+                Err(error)
+                    if error.kind() == covet::ErrorKind::Deadlock
+                        && started.elapsed() < self.lock_timeout =>
+                {
+                    tracing::info!(target: "covet::migrate", "waiting for SQLite's write lock held by another runner");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(error) if error.kind() == covet::ErrorKind::Deadlock => {
+                    return Err(MigrateError::LockTimeout {
+                        waited: started.elapsed(),
+                        holder: String::from("another connection writing to the SQLite file"),
+                    });
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Returns whether another runner recorded `version` while this one waited for the
@@ -161,11 +183,7 @@ impl Session {
             } => {
                 let statements = statements_of(migration, down, self.dialect)?;
                 if runs_stepwise(migration, self.dialect) {
-                    for statement in &statements {
-                        covet::raw(statement.clone())
-                            .execute_unprepared(&self.conn)
-                            .await?;
-                    }
+                    self.revert_stepwise(migration, &statements).await?;
                     self.history.delete(&self.conn, migration.version).await?;
                 } else {
                     self.run_in_transaction(migration, 0, Direction::Down, &statements)
@@ -188,6 +206,37 @@ impl Session {
         Ok(())
     }
 
+    /// Runs a down file statement by statement. A failure marks the history row failed,
+    /// so that `status` shows it and later runs stop until someone decides.
+    async fn revert_stepwise(&self, migration: &Migration, statements: &[String]) -> Result<()> {
+        for (index, statement) in statements.iter().enumerate() {
+            let outcome = covet::raw(statement.clone())
+                .execute_unprepared(&self.conn)
+                .await;
+            let Err(error) = outcome else { continue };
+            let rows = self.history.read(&self.conn).await?;
+            if let Some(mut row) = rows
+                .into_iter()
+                .find(|row| row.version == migration.version)
+            {
+                row.state = RowState::Failed;
+                row.error = Some(format!(
+                    "reverting failed at statement {} of the down file: {error}",
+                    index + 1
+                ));
+                self.history.update(&self.conn, &row).await?;
+            }
+            return Err(MigrateError::RevertFailed {
+                version: migration.version,
+                name: migration.name.clone(),
+                failed_statement: i64::try_from(index + 1).unwrap_or(i64::MAX),
+                statements: i64::try_from(statements.len()).unwrap_or(i64::MAX),
+                error: error.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// Runs a migration and its history change in one transaction. Returns false when
     /// another runner applied it first.
     async fn run_in_transaction(
@@ -203,10 +252,14 @@ impl Session {
             tx.rollback().await?;
             return Ok(false);
         }
+        let failed = |source: covet::Error| MigrateError::Failed {
+            version: migration.version,
+            name: migration.name.clone(),
+            source: Box::new(source),
+        };
         for statement in statements {
-            covet::raw(statement.clone())
-                .execute_unprepared(&tx)
-                .await?;
+            let outcome = covet::raw(statement.clone()).execute_unprepared(&tx).await;
+            outcome.map_err(failed)?;
         }
         if let Body::Rust(code) = &migration.body {
             let run = match direction {
@@ -214,7 +267,7 @@ impl Session {
                 Direction::Down => code.down(&tx),
             };
             match AssertUnwindSafe(run).catch_unwind().await {
-                Ok(result) => result?,
+                Ok(result) => result.map_err(failed)?,
                 Err(panic) => {
                     let message = panic_message(panic.as_ref());
                     tx.rollback().await?;

@@ -39,7 +39,9 @@ Exit codes: 0 success (status: up to date), 1 error, 2 invalid command line,
 5 a migration failed partway and needs resume or resolve.
 
 The database URL comes from --database-url, else DATABASE_URL in the environment, else
-DATABASE_URL in a .env file in the current directory. Passwords are never printed.";
+DATABASE_URL in a .env file in the current directory. Passwords are never printed.
+Log lines go to stderr; set COVET_LOG or RUST_LOG (for example COVET_LOG=off or
+COVET_LOG=debug) to change them.";
 
 /// Versioned schema migrations for covet, on SQLite, PostgreSQL and MySQL/MariaDB.
 #[derive(Debug, Parser)]

@@ -49,6 +49,59 @@ pub enum MigrateError {
         /// The kind of statement, such as `CREATE INDEX CONCURRENTLY`.
         statement: &'static str,
     },
+    /// A transactional migration contains a statement that would end its transaction.
+    #[error(
+        "migration {version} ({name}) contains `{statement}`, which would end the transaction \
+         the runner wraps around it, so a failure could leave half of it applied; remove it, \
+         or add `-- covet:no-transaction` as the first line to run the file statement by \
+         statement"
+    )]
+    TransactionControl {
+        /// The migration version.
+        version: i64,
+        /// The migration name.
+        name: String,
+        /// The statement, such as `COMMIT`.
+        statement: &'static str,
+    },
+    /// A migration file has no statement.
+    #[error("migration {version} ({name}) has no SQL statement; write its SQL, or delete the file")]
+    Empty {
+        /// The migration version.
+        version: i64,
+        /// The migration name.
+        name: String,
+    },
+    /// A migration failed; nothing of it was committed.
+    #[error("migration {version} ({name}) failed and was rolled back")]
+    Failed {
+        /// The migration version.
+        version: i64,
+        /// The migration name.
+        name: String,
+        /// The database error.
+        #[source]
+        source: Box<covet::Error>,
+    },
+    /// Reverting a migration statement by statement failed partway.
+    #[error(
+        "reverting migration {version} ({name}) failed at statement {failed_statement} of \
+         {statements} of its down file: {error}. The statements before it were committed. \
+         Finish the revert by hand and delete its history row, or restore what was dropped \
+         and run `covet-migrate resolve {version}` to mark it applied again"
+    )]
+    RevertFailed {
+        /// The migration version.
+        version: i64,
+        /// The migration name.
+        name: String,
+        /// The 1-based number of the failed statement.
+        failed_statement: i64,
+        /// How many statements the down file has.
+        statements: i64,
+        /// The database error.
+        error: String,
+    },
     /// A migration failed partway, or a run was interrupted, and the database needs a
     /// decision before anything else runs.
     #[error(

@@ -146,6 +146,26 @@ pub(crate) fn needs_no_transaction(statement: &str, dialect: Dialect) -> Option<
     }
 }
 
+/// Returns the transaction-control statement `statement` is, such as `COMMIT`, or `None`.
+/// Inside a migration the runner wraps in a transaction, such a statement would end that
+/// transaction early. MariaDB's `BEGIN NOT ATOMIC` block is not one.
+pub(crate) fn transaction_control(statement: &str, dialect: Dialect) -> Option<&'static str> {
+    let lexemes = top_level_lexemes(statement, dialect);
+    let second = word_at(&lexemes, 1);
+    match word_at(&lexemes, 0)? {
+        "begin" if second == Some("not") => None,
+        "begin" => Some("BEGIN"),
+        "start" if second == Some("transaction") => Some("START TRANSACTION"),
+        "commit" => Some("COMMIT"),
+        "rollback" => Some("ROLLBACK"),
+        "abort" => Some("ABORT"),
+        "savepoint" => Some("SAVEPOINT"),
+        "release" => Some("RELEASE SAVEPOINT"),
+        "end" if lexemes.len() <= 2 => Some("END"),
+        _ => None,
+    }
+}
+
 /// Returns the word after `-- covet:` when that is the first non-blank line.
 ///
 /// A leading byte order mark and whitespace around the parts are ignored, so
@@ -874,6 +894,44 @@ fn sqlite_pragma(lexemes: &[Lexeme]) -> Option<&'static str> {
         "journal_mode" if sets_value => Some("PRAGMA journal_mode"),
         "synchronous" if sets_value => Some("PRAGMA synchronous"),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod transaction_control_tests {
+    use super::{Dialect, transaction_control};
+
+    #[test]
+    fn finds_transaction_statements() {
+        for (statement, expected) in [
+            ("COMMIT", "COMMIT"),
+            ("begin", "BEGIN"),
+            ("START TRANSACTION", "START TRANSACTION"),
+            ("rollback to savepoint a", "ROLLBACK"),
+            ("END", "END"),
+        ] {
+            assert_eq!(
+                transaction_control(statement, Dialect::Postgres),
+                Some(expected),
+                "{statement}"
+            );
+        }
+    }
+
+    #[test]
+    fn ignores_other_statements() {
+        assert_eq!(
+            transaction_control("BEGIN NOT ATOMIC SELECT 1; END", Dialect::MySql),
+            None
+        );
+        assert_eq!(
+            transaction_control("CREATE TABLE commit_log (id INT)", Dialect::Postgres),
+            None
+        );
+        assert_eq!(
+            transaction_control("SELECT 'COMMIT'", Dialect::Sqlite),
+            None
+        );
     }
 }
 

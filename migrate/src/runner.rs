@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use crate::apply::{Session, committed_checksum, dialect_of, runs_stepwise, statements_of};
 use crate::error::{MigrateError, Result};
 use crate::history::{History, HistoryRow, RowState};
-use crate::lexer::{Dialect, needs_no_transaction};
+use crate::lexer::{Dialect, needs_no_transaction, transaction_control};
 use crate::lock::MigrationLock;
 use crate::migration::{Body, Migration};
 use crate::report::{Done, Drift, EntryState, Plan, PlanStep, Report, Status, StatusEntry};
@@ -134,6 +134,7 @@ impl Migrator {
             conn,
             dialect,
             history,
+            lock_timeout: self.options.lock_timeout,
         };
         if let Err(error) = session.history.ensure(&session.conn).await {
             self.close(&session, &lock).await;
@@ -290,10 +291,23 @@ impl Migrator {
                 continue;
             };
             let statements = statements_of(migration, up, dialect)?;
+            if statements.is_empty() {
+                return Err(MigrateError::Empty {
+                    version: migration.version,
+                    name: migration.name.clone(),
+                });
+            }
             if runs_stepwise(migration, dialect) {
                 continue;
             }
             for statement in &statements {
+                if let Some(kind) = transaction_control(statement, dialect) {
+                    return Err(MigrateError::TransactionControl {
+                        version: migration.version,
+                        name: migration.name.clone(),
+                        statement: kind,
+                    });
+                }
                 if let Some(kind) = needs_no_transaction(statement, dialect) {
                     return Err(MigrateError::NeedsNoTransaction {
                         version: migration.version,

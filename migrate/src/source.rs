@@ -142,7 +142,10 @@ impl MigrationSet {
             let Some(file_name) = path.file_name().and_then(|name| name.to_str()) else {
                 continue;
             };
-            if !file_name.ends_with(".sql") {
+            // Hidden files (editor locks such as `.#1_a.up.sql`) and folders are not
+            // migrations; any other file ending in .sql, in any case, must be one.
+            let hidden = file_name.starts_with('.');
+            if hidden || path.is_dir() || !file_name.to_ascii_lowercase().ends_with(".sql") {
                 continue;
             }
             let contents = std::fs::read_to_string(&path).map_err(|source| MigrateError::Io {

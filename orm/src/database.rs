@@ -338,13 +338,40 @@ pub(crate) fn map_pool_error(
     }
 }
 
+/// Rebuilds `error` without the password of `url` when any message in its chain quotes
+/// it, as a server may when a malformed URL put the password into the user name.
+pub(crate) fn scrub_error(error: Error, url: &str) -> Error {
+    let Some(password) = crate::error::url_password(url) else {
+        return error;
+    };
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let chain = causes.join(": ");
+    let quoted = |text: &str| text.contains(password) || text.contains(&percent_decode(password));
+    if !quoted(&chain) && !quoted(&error.to_string()) {
+        return error;
+    }
+    let (backend, target) = match &error {
+        Error::Connection {
+            backend, target, ..
+        } => (*backend, target.clone()),
+        _ => ("database", None),
+    };
+    Error::Connection {
+        backend,
+        target,
+        source: scrub(&chain, url).into(),
+    }
+}
+
 /// Removes the password of `url` from a driver message, in case the driver quoted it, in
 /// its percent-encoded and its decoded form.
 pub(crate) fn scrub(message: &str, url: &str) -> String {
-    let Ok(parsed) = url::Url::parse(url) else {
-        return message.to_owned();
-    };
-    let Some(encoded) = parsed.password().filter(|password| !password.is_empty()) else {
+    let Some(encoded) = crate::error::url_password(url) else {
         return message.to_owned();
     };
     let decoded = percent_decode(encoded);

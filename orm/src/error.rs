@@ -233,6 +233,11 @@ impl std::error::Error for DatabaseError {}
 /// (`user:secret@host`) and query parameters whose name contains `password`
 /// (`?password=secret`, `?sslpassword=secret`).
 pub fn redact_url(url: &str) -> String {
+    if let Some(redacted) = redact_credentials(url) {
+        // The text before `@` had a `:` after the scheme: treat what follows it as a
+        // password, whatever the parser makes of the URL (it may read it as a path).
+        return redact_query_passwords(&redacted);
+    }
     let Ok(mut parsed) = url::Url::parse(url) else {
         return redact_unparsable(url);
     };
@@ -260,6 +265,47 @@ pub fn redact_url(url: &str) -> String {
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
     parsed.to_string()
+}
+
+/// Returns the position of the `:` that starts a password in `scheme:...user:secret@host`,
+/// whether or not the URL is well formed: the last `:` before the last `@`, unless it is the
+/// one that ends the scheme.
+fn password_colon(url: &str) -> Option<(usize, usize)> {
+    let at = url.rfind('@')?;
+    let colon = url[..at].rfind(':')?;
+    let before = &url[..colon];
+    let ends_scheme = !before.is_empty()
+        && before
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (!ends_scheme).then_some((colon, at))
+}
+
+/// Replaces the password in `scheme:...user:secret@host...` by `***`, or returns `None`
+/// when there is none.
+fn redact_credentials(url: &str) -> Option<String> {
+    let (colon, at) = password_colon(url)?;
+    Some(format!("{}:***{}", &url[..colon], &url[at..]))
+}
+
+/// Returns the password between the user and `@`, as written, if there is one.
+pub(crate) fn url_password(url: &str) -> Option<&str> {
+    let (colon, at) = password_colon(url)?;
+    Some(&url[colon + 1..at]).filter(|password| !password.is_empty())
+}
+
+fn redact_query_passwords(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_password_key(key) => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
 }
 
 fn is_password_key(key: &str) -> bool {
@@ -312,6 +358,20 @@ mod tests {
         assert!(redacted.contains("sslmode=require"), "{redacted}");
         let unparsable = redact_url("postgres://app@db:port/prod?password=s3cret");
         assert!(!unparsable.contains("s3cret"), "{unparsable}");
+    }
+
+    #[test]
+    fn redact_url_hides_malformed_passwords() {
+        for url in [
+            "postgres:root:S3cr3tPW@127.0.0.1/x",
+            "postgres:/root:S3cr3tPW@127.0.0.1/x",
+            "postgresql//root:S3cr3tPW@127.0.0.1/x",
+            "mysql://root:S3cr3t?PW@127.0.0.1:3306/db",
+        ] {
+            let redacted = redact_url(url);
+            assert!(!redacted.contains("S3cr3t"), "{url} became {redacted}");
+            assert!(!redacted.contains("PW@"), "{url} became {redacted}");
+        }
     }
 
     #[test]

@@ -423,8 +423,9 @@ every_backend! {
             );
         } else {
             assert!(
-                matches!(error, MigrateError::Database(_)),
-                "a transactional migration fails with the database error: {error:?}"
+                matches!(error, MigrateError::Failed { version: 2, .. }),
+                "a transactional migration fails naming itself, with the database error as \
+                 its source: {error:?}"
             );
         }
         assert_lock_free(&ctx, "after the failed run").await?;

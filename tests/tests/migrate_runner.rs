@@ -898,11 +898,12 @@ backend_tests! {
         ]));
         let error = failing.up(&db, None).await.unwrap_err();
         assert!(
-            matches!(error, MigrateError::Database(_)),
+            matches!(error, MigrateError::Failed { version: 3, .. }),
             "a failing Rust migration returned {error:?}"
         );
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
         assert!(
-            error.to_string().contains("the seed data is incomplete"),
+            cause.unwrap_or_default().contains("the seed data is incomplete"),
             "the error is the migration's: {error}"
         );
         assert_eq!(
@@ -1610,6 +1611,75 @@ async fn mysql_resolve_marks_resolved() {
         let report = next.up(&db, None).await.map_err(migrate_error)?;
         assert_eq!(versions(&report.applied), [8], "up goes on after resolve");
         assert!(table_exists(&db, "account_audit").await?, "migration 8 ran");
+        Ok(())
+    })
+    .await;
+}
+
+backend_tests! {
+    async fn transaction_control_is_rejected(db) {
+        let migrator = Migrator::new(set([sql(
+            1,
+            "commits_early",
+            "CREATE TABLE early (id INTEGER);\nCOMMIT;\nCREATE TABLE late (id INTEGER);\n",
+            None,
+        )]));
+        if db.backend().system_name() == "mariadb" {
+            // MariaDB runs every SQL file statement by statement, where COMMIT is harmless.
+            migrator.up(&db, None).await.map_err(migrate_error)?;
+            return Ok(());
+        }
+        let error = migrator.up(&db, None).await.unwrap_err();
+        assert!(
+            matches!(error, MigrateError::TransactionControl { version: 1, statement: "COMMIT", .. }),
+            "a COMMIT inside a transactional file is rejected: {error:?}"
+        );
+        assert!(!table_exists(&db, "early").await?, "nothing ran before the rejection");
+        Ok(())
+    }
+
+    async fn empty_migration_is_rejected(db) {
+        let migrator = Migrator::new(set([sql(1, "only_comments", "-- write SQL here\n", None)]));
+        let error = migrator.up(&db, None).await.unwrap_err();
+        assert!(
+            matches!(error, MigrateError::Empty { version: 1, .. }),
+            "a file without statements is rejected, not recorded: {error:?}"
+        );
+        assert!(migrator.status(&db).await.map_err(migrate_error)?.pending().count() == 1);
+        Ok(())
+    }
+}
+
+/// On MariaDB a down file runs statement by statement; a failure partway is recorded, so
+/// `status` shows it instead of a clean "applied".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_failed_revert_is_recorded() {
+    support::run(Backend::MySql, "failed_revert", |db| async move {
+        let migrator = Migrator::new(set([sql(
+            1,
+            "two_tables",
+            "CREATE TABLE d1 (a INT);\nCREATE TABLE d2 (a INT);\n",
+            Some("DROP TABLE d1;\nDROP TABLEE d2;\n"),
+        )]));
+        migrator.up(&db, None).await.map_err(migrate_error)?;
+        let error = migrator.down(&db, DownTarget::Steps(1)).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                MigrateError::RevertFailed {
+                    version: 1,
+                    failed_statement: 2,
+                    statements: 2,
+                    ..
+                }
+            ),
+            "the revert names statement 2 of 2: {error:?}"
+        );
+        let status = migrator.status(&db).await.map_err(migrate_error)?;
+        assert!(
+            status.has_failed(),
+            "status shows the half-reverted migration: {status}"
+        );
         Ok(())
     })
     .await;

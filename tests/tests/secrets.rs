@@ -317,3 +317,24 @@ fn redact_url_query_password() {
     let redacted = redact_url(&url);
     assert_hidden(&redacted, "redact_url of a password query parameter");
 }
+
+/// URLs whose password the parser cannot see as one (it reads them as a path) still never
+/// show it, neither in covet's message nor in the server's error that quotes the URL.
+#[tokio::test]
+async fn malformed_url_password_hidden() {
+    for url in [
+        "postgres:root:Sup3rSecretPw@127.0.0.1/test",
+        "postgres:/root:Sup3rSecretPw@127.0.0.1/test",
+        "mysql:/root:Sup3rSecretPw@127.0.0.1:3306/test",
+        "postgresql//root:Sup3rSecretPw@127.0.0.1/test",
+    ] {
+        let redacted = covet::redact_url(url);
+        assert!(
+            !redacted.contains("Sup3rSecretPw"),
+            "{url} is shown as {redacted}"
+        );
+        if let Err(error) = Database::connect(url).await {
+            assert_error_hides_password(&error);
+        }
+    }
+}

@@ -39,7 +39,11 @@ async fn memory_database_shared_by_pool() {
         })
         .await
         .unwrap();
-        assert_eq!(count, Some(1), "connection {position} sees the table and its row");
+        assert_eq!(
+            count,
+            Some(1),
+            "connection {position} sees the table and its row"
+        );
         held.push(conn);
     }
     let status = db.pool_status();

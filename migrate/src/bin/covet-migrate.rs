@@ -20,6 +20,7 @@ fn main() {
     }
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_env("COVET_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("covet::migrate=info,warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -75,7 +75,9 @@ impl MySqlBackend {
         };
         // MySQL rejects NaN with an out-of-range error; covet rejects it first with a clear one.
         backend.capabilities.stores_nan = false;
-        let (version, max_packet) = backend.server_settings().await?;
+        let settings = backend.server_settings().await;
+        let (version, max_packet) =
+            settings.map_err(|error| crate::database::scrub_error(error, url))?;
         backend.capabilities.max_statement_bytes = Some(max_packet);
         if let Some(mariadb) = mariadb_version(&version) {
             backend.system = "mariadb";

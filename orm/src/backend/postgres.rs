@@ -62,7 +62,8 @@ impl PostgresBackend {
                 false,
             ),
         };
-        drop(backend.acquire().await?);
+        let first = backend.acquire().await;
+        drop(first.map_err(|error| crate::database::scrub_error(error, url))?);
         Ok(backend)
     }
 }
