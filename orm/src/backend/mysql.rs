@@ -10,8 +10,8 @@ use sqlx::error::DatabaseError as SqlxDatabaseError;
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlDatabaseError, MySqlQueryResult, MySqlRow};
 
 use crate::backend::support::{
-    Classified, Held, between, common_row_reader_methods, parse_decimal, parse_json, read_column,
-    sqlx_connection,
+    Classified, Held, between, common_row_reader_methods, parse_decimal, parse_json,
+    pooled_backend_methods, read_column, sqlx_connection,
 };
 use crate::backend::{
     AutoIncrementColumn, Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement,
@@ -40,6 +40,17 @@ pub struct MySqlBackend {
 }
 
 impl MySqlBackend {
+    /// Wraps a pooled or dedicated connection of this backend.
+    fn connection(&self, conn: Held<SqlxConnector<MySqlConnectOptions>>) -> MySqlConnection {
+        MySqlConnection {
+            conn,
+            system: self.system,
+            capabilities: self.capabilities.clone(),
+            target: std::sync::Arc::clone(&self.target),
+            busy: false,
+        }
+    }
+
     /// Opens a pool for a `mysql://` or `mariadb://` URL and reads the server version from
     /// a first connection.
     ///
@@ -198,37 +209,11 @@ impl Backend for MySqlBackend {
     }
 
     async fn acquire(&self) -> Result<Box<dyn BackendConnection>> {
-        let conn = self.pool.acquire().await.map_err(|error| {
-            crate::database::map_pool_error(
-                self.system,
-                self.pool.connector().label(),
-                error,
-                classify,
-            )
-        })?;
-        Ok(Box::new(MySqlConnection {
-            conn: Held::Pooled(conn),
-            system: self.system,
-            capabilities: self.capabilities.clone(),
-            target: std::sync::Arc::clone(&self.target),
-            busy: false,
-        }))
+        self.acquire_pooled().await
     }
 
     async fn connect_dedicated(&self) -> Result<Box<dyn BackendConnection>> {
-        let conn = covet_pool::Connector::connect(self.pool.connector())
-            .await
-            .map_err(|error| {
-                let error = covet_pool::PoolError::Connect(error);
-                crate::database::map_pool_error(self.system, &self.target, error, classify)
-            })?;
-        Ok(Box::new(MySqlConnection {
-            conn: Held::Dedicated(conn),
-            system: self.system,
-            capabilities: self.capabilities.clone(),
-            target: std::sync::Arc::clone(&self.target),
-            busy: false,
-        }))
+        self.open_dedicated().await
     }
 
     fn pool_status(&self) -> PoolStatus {
@@ -243,6 +228,8 @@ impl Backend for MySqlBackend {
         self.pool.close();
     }
 }
+
+pooled_backend_methods!(MySqlBackend, system: |backend: &MySqlBackend| backend.system);
 
 sqlx_connection!(
     MySqlConnection,

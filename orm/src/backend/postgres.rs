@@ -10,7 +10,8 @@ use sqlx::error::DatabaseError as SqlxDatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow, Postgres};
 
 use crate::backend::support::{
-    Classified, Held, common_row_reader_methods, i64_to_u64, read_column, sqlx_connection,
+    Classified, Held, common_row_reader_methods, i64_to_u64, pooled_backend_methods, read_column,
+    sqlx_connection,
 };
 use crate::backend::{
     AutoIncrementColumn, Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement,
@@ -36,6 +37,17 @@ pub struct PostgresBackend {
 }
 
 impl PostgresBackend {
+    /// Wraps a pooled or dedicated connection of this backend.
+    fn connection(&self, conn: Held<SqlxConnector<PgConnectOptions>>) -> PgConnection {
+        PgConnection {
+            conn,
+            system: SYSTEM,
+            capabilities: self.capabilities.clone(),
+            target: std::sync::Arc::clone(&self.target),
+            busy: false,
+        }
+    }
+
     /// Opens a pool for a `postgres://` or `postgresql://` URL and checks that one
     /// connection can be made.
     ///
@@ -137,32 +149,11 @@ impl Backend for PostgresBackend {
     }
 
     async fn acquire(&self) -> Result<Box<dyn BackendConnection>> {
-        let conn = self.pool.acquire().await.map_err(|error| {
-            crate::database::map_pool_error(SYSTEM, self.pool.connector().label(), error, classify)
-        })?;
-        Ok(Box::new(PgConnection {
-            conn: Held::Pooled(conn),
-            system: SYSTEM,
-            capabilities: self.capabilities.clone(),
-            target: std::sync::Arc::clone(&self.target),
-            busy: false,
-        }))
+        self.acquire_pooled().await
     }
 
     async fn connect_dedicated(&self) -> Result<Box<dyn BackendConnection>> {
-        let conn = covet_pool::Connector::connect(self.pool.connector())
-            .await
-            .map_err(|error| {
-                let error = covet_pool::PoolError::Connect(error);
-                crate::database::map_pool_error(SYSTEM, &self.target, error, classify)
-            })?;
-        Ok(Box::new(PgConnection {
-            conn: Held::Dedicated(conn),
-            system: SYSTEM,
-            capabilities: self.capabilities.clone(),
-            target: std::sync::Arc::clone(&self.target),
-            busy: false,
-        }))
+        self.open_dedicated().await
     }
 
     fn pool_status(&self) -> PoolStatus {
@@ -177,6 +168,8 @@ impl Backend for PostgresBackend {
         self.pool.close();
     }
 }
+
+pooled_backend_methods!(PostgresBackend, system: |_: &PostgresBackend| SYSTEM);
 
 sqlx_connection!(
     PgConnection,

@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 
 use crate::backend::support::{
     Classified, Held, common_row_reader_methods, i64_to_u64, parse_decimal, parse_json,
-    read_column, sqlx_connection,
+    pooled_backend_methods, read_column, sqlx_connection,
 };
 use crate::backend::{
     AutoIncrementColumn, Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement,
@@ -61,6 +61,17 @@ impl fmt::Debug for SqliteBackend {
 }
 
 impl SqliteBackend {
+    /// Wraps a pooled or dedicated connection of this backend.
+    fn connection(&self, conn: Held<SqlxConnector<SqliteConnectOptions>>) -> SqliteConnection {
+        SqliteConnection {
+            conn,
+            system: SYSTEM,
+            capabilities: self.capabilities.clone(),
+            target: std::sync::Arc::clone(&self.target),
+            busy: false,
+        }
+    }
+
     /// Opens a pool for a `sqlite:` URL: `sqlite::memory:`, `sqlite:app.db`,
     /// `sqlite://relative/app.db` or `sqlite:///absolute/app.db`. A missing database file
     /// is created. Foreign keys are enforced and a busy connection waits up to 5 s for a
@@ -251,32 +262,11 @@ impl Backend for SqliteBackend {
     }
 
     async fn acquire(&self) -> Result<Box<dyn BackendConnection>> {
-        let conn = self.pool.acquire().await.map_err(|error| {
-            crate::database::map_pool_error(SYSTEM, self.pool.connector().label(), error, classify)
-        })?;
-        Ok(Box::new(SqliteConnection {
-            conn: Held::Pooled(conn),
-            system: SYSTEM,
-            capabilities: self.capabilities.clone(),
-            target: std::sync::Arc::clone(&self.target),
-            busy: false,
-        }))
+        self.acquire_pooled().await
     }
 
     async fn connect_dedicated(&self) -> Result<Box<dyn BackendConnection>> {
-        let conn = covet_pool::Connector::connect(self.pool.connector())
-            .await
-            .map_err(|error| {
-                let error = covet_pool::PoolError::Connect(error);
-                crate::database::map_pool_error(SYSTEM, &self.target, error, classify)
-            })?;
-        Ok(Box::new(SqliteConnection {
-            conn: Held::Dedicated(conn),
-            system: SYSTEM,
-            capabilities: self.capabilities.clone(),
-            target: std::sync::Arc::clone(&self.target),
-            busy: false,
-        }))
+        self.open_dedicated().await
     }
 
     fn pool_status(&self) -> PoolStatus {
@@ -291,6 +281,8 @@ impl Backend for SqliteBackend {
         self.pool.close();
     }
 }
+
+pooled_backend_methods!(SqliteBackend, system: |_: &SqliteBackend| SYSTEM);
 
 sqlx_connection!(
     SqliteConnection,

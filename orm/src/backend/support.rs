@@ -533,3 +533,40 @@ macro_rules! sqlx_connection {
     };
 }
 pub(crate) use sqlx_connection;
+
+/// Defines `acquire_pooled` and `open_dedicated` for a backend struct with `pool` and
+/// `target` fields and a `connection` constructor, so that its `Backend` methods are one
+/// line each. (`async_trait` cannot see `async fn`s that a macro writes inside its impl.)
+macro_rules! pooled_backend_methods {
+    ($backend:ident, system: $system:expr $(,)?) => {
+        impl $backend {
+            async fn acquire_pooled(
+                &self,
+            ) -> $crate::error::Result<Box<dyn $crate::backend::BackendConnection>> {
+                let conn = self.pool.acquire().await.map_err(|error| {
+                    let target = self.pool.connector().label();
+                    crate::database::map_pool_error($system(self), target, error, classify)
+                })?;
+                Ok(Box::new(
+                    self.connection($crate::backend::support::Held::Pooled(conn)),
+                ))
+            }
+
+            async fn open_dedicated(
+                &self,
+            ) -> $crate::error::Result<Box<dyn $crate::backend::BackendConnection>> {
+                let conn = covet_pool::Connector::connect(self.pool.connector())
+                    .await
+                    .map_err(|error| {
+                        let error = covet_pool::PoolError::Connect(error);
+                        let target = &self.target;
+                        crate::database::map_pool_error($system(self), target, error, classify)
+                    })?;
+                Ok(Box::new(self.connection(
+                    $crate::backend::support::Held::Dedicated(conn),
+                )))
+            }
+        }
+    };
+}
+pub(crate) use pooled_backend_methods;
