@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     /// released before it are health-checked on checkout.
     suspect_since_micros: AtomicU64,
     epoch: Instant,
+    /// Connections being opened right now, which deadpool counts only once they are open.
+    pub(crate) connecting: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -42,6 +44,7 @@ impl Shared {
             last_connect_error: Mutex::new(None),
             suspect_since_micros: AtomicU64::new(0),
             epoch: Instant::now(),
+            connecting: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -54,6 +57,22 @@ impl Shared {
     fn released_before_suspicion(&self, released_at: Instant) -> bool {
         let since = self.suspect_since_micros.load(Ordering::Relaxed);
         since > 0 && released_at <= self.epoch + Duration::from_micros(since)
+    }
+}
+
+/// Counts a connect in progress for as long as it lives, cancellation included.
+struct Connecting<'a>(&'a Shared);
+
+impl<'a> Connecting<'a> {
+    fn start(shared: &'a Shared) -> Self {
+        shared.connecting.fetch_add(1, Ordering::Relaxed);
+        Self(shared)
+    }
+}
+
+impl Drop for Connecting<'_> {
+    fn drop(&mut self) {
+        self.0.connecting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -116,6 +135,7 @@ impl<C: Connector> managed::Manager for Manager<C> {
     /// Opens a connection, retrying transient failures with jittered exponential backoff.
     /// deadpool cancels this future at the connect timeout.
     async fn create(&self) -> Result<Entry<C::Connection>, C::Error> {
+        let _connecting = Connecting::start(&self.shared);
         let _permit = self.connects.acquire().await;
         let mut attempt = 0;
         loop {

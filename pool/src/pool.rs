@@ -133,22 +133,16 @@ impl<C: Connector> Pool<C> {
             Ok(object) => {
                 self.inner.shared.counters.acquired(started.elapsed());
                 let checkout = self.inner.next_checkout.fetch_add(1, Ordering::Relaxed);
-                let acquired_at = self
-                    .inner
-                    .config
-                    .leak_threshold
-                    .map(|_| Backtrace::force_capture());
-                if let Ok(mut checkouts) = self.inner.checkouts.lock() {
-                    let since = Instant::now();
-                    let reported = false;
-                    checkouts.insert(
-                        checkout,
-                        Checkout {
-                            since,
-                            acquired_at,
-                            reported,
-                        },
-                    );
+                // Checkouts are tracked only for leak reports, which cost a backtrace each.
+                if self.inner.config.leak_threshold.is_some()
+                    && let Ok(mut checkouts) = self.inner.checkouts.lock()
+                {
+                    let checkout_record = Checkout {
+                        since: Instant::now(),
+                        acquired_at: Some(Backtrace::force_capture()),
+                        reported: false,
+                    };
+                    checkouts.insert(checkout, checkout_record);
                 }
                 Ok(Pooled {
                     object: Some(object),
@@ -266,15 +260,18 @@ async fn maintain<C: Connector>(inner: Weak<Inner<C>>) {
         Some(inner) => upkeep_interval(&inner.config),
         None => return,
     };
+    // The first pass runs at once, so min_idle connections open right after start.
     loop {
-        tokio::time::sleep(interval).await;
-        let Some(inner) = inner.upgrade() else { return };
-        if inner.pool.is_closed() {
-            return;
+        {
+            let Some(inner) = inner.upgrade() else { return };
+            if inner.pool.is_closed() {
+                return;
+            }
+            retire_idle(&inner);
+            keep_min_idle(&inner).await;
+            report_leaks(&inner);
         }
-        retire_idle(&inner);
-        keep_min_idle(&inner).await;
-        report_leaks(&inner);
+        tokio::time::sleep(interval).await;
     }
 }
 
@@ -322,9 +319,16 @@ fn retire_idle<C: Connector>(inner: &Inner<C>) {
 /// Opens connections until `min_idle` are open.
 async fn keep_min_idle<C: Connector>(inner: &Inner<C>) {
     let wanted = inner.config.min_idle.min(inner.config.max_size);
-    let missing = wanted.saturating_sub(inner.pool.status().size);
-    let mut opened = Vec::with_capacity(missing);
-    for _ in 0..missing {
+    let connecting = inner.shared.connecting.load(Ordering::Relaxed);
+    if inner.pool.status().size + connecting >= wanted {
+        return;
+    }
+    // Hold every connection taken here until the pool has `wanted`: a connection handed
+    // back at once would be handed out again instead of a new one being opened.
+    let mut opened = Vec::with_capacity(wanted);
+    while opened.len() < wanted
+        && inner.pool.status().size + inner.shared.connecting.load(Ordering::Relaxed) < wanted
+    {
         match inner.pool.get().await {
             Ok(object) => opened.push(object),
             Err(error) => {
@@ -395,7 +399,9 @@ impl<C: Connector> Drop for Pooled<C> {
     fn drop(&mut self) {
         let shared = &self.pool.shared;
         shared.counters.released(self.acquired.elapsed());
-        if let Ok(mut checkouts) = self.pool.checkouts.lock() {
+        if self.pool.config.leak_threshold.is_some()
+            && let Ok(mut checkouts) = self.pool.checkouts.lock()
+        {
             checkouts.remove(&self.checkout);
         }
         let Some(mut object) = self.object.take() else {

@@ -291,6 +291,8 @@ fn classify(error: &dyn SqlxDatabaseError) -> Classified {
         ),
         1048 | 1364 => (ErrorKind::NotNullViolation, None),
         1213 | 1205 => (ErrorKind::Deadlock, None),
+        // 1927: MariaDB's "connection was killed"; 1053: the server is shutting down.
+        1927 | 1053 => (ErrorKind::Connection, None),
         _ => (ErrorKind::OtherDatabase, None),
     };
     // MySQL 8 writes the key as `table.key`; keep the key name alone.

@@ -194,6 +194,10 @@ fn classify(error: &dyn SqlxDatabaseError) -> Classified {
         Some("23502") => ErrorKind::NotNullViolation,
         Some("40001") => ErrorKind::SerializationFailure,
         Some("40P01") => ErrorKind::Deadlock,
+        // The server ended the session (57P01 admin shutdown or pg_terminate_backend, 57P02
+        // crash shutdown, 57P03 cannot connect now) or the connection failed (class 08).
+        Some("57P01" | "57P02" | "57P03") => ErrorKind::Connection,
+        Some(code) if code.starts_with("08") => ErrorKind::Connection,
         _ => ErrorKind::OtherDatabase,
     };
     Classified::kind(kind)

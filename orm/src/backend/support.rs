@@ -86,7 +86,8 @@ pub(crate) fn map_sqlx_error(
     match error {
         sqlx::Error::Database(database) => {
             let classified = classify(database.as_ref());
-            Error::Database(DatabaseError {
+            let lost = classified.kind == Some(ErrorKind::Connection);
+            let error = DatabaseError {
                 kind: classified.kind.unwrap_or(ErrorKind::OtherDatabase),
                 backend,
                 code: classified
@@ -99,7 +100,16 @@ pub(crate) fn map_sqlx_error(
                     .table
                     .or_else(|| database.table().map(str::to_owned)),
                 message: database.message().to_owned(),
-            })
+            };
+            if lost {
+                // The server ended the session: discard the connection like a network error.
+                return Error::Connection {
+                    backend,
+                    target: None,
+                    source: Box::new(error),
+                };
+            }
+            Error::Database(error)
         }
         sqlx::Error::ColumnDecode { index, source } => Error::Decode {
             column: index,
