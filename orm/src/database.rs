@@ -44,6 +44,7 @@ impl fmt::Debug for Database {
 #[derive(Clone, Debug, Default)]
 pub struct ConnectOptions {
     pool: PoolConfig,
+    after_connect: Vec<String>,
 }
 
 impl ConnectOptions {
@@ -104,6 +105,30 @@ impl ConnectOptions {
         self
     }
 
+    /// Adds SQL that runs on every new connection before it joins the pool, for settings
+    /// that hold per connection: SQLite pragmas such as `PRAGMA busy_timeout = 10000`, or
+    /// PostgreSQL `SET statement_timeout = '5s'`. It runs unprepared, without bind values;
+    /// a failure fails the connect.
+    pub fn after_connect(mut self, sql: impl Into<String>) -> Self {
+        self.after_connect.push(sql.into());
+        self
+    }
+
+    /// Returns the pool settings.
+    pub fn pool_config(&self) -> &PoolConfig {
+        &self.pool
+    }
+
+    /// Adds the `after_connect` statements to a connector.
+    pub(crate) fn apply_after_connect<O: sqlx::ConnectOptions>(
+        &self,
+        connector: covet_pool::sqlx_connector::SqlxConnector<O>,
+    ) -> covet_pool::sqlx_connector::SqlxConnector<O> {
+        self.after_connect.iter().fold(connector, |connector, sql| {
+            connector.after_connect(sql.clone())
+        })
+    }
+
     /// Replaces every pool setting at once; see [`PoolConfig`] for each one and its default.
     pub fn pool(mut self, config: PoolConfig) -> Self {
         self.pool = config;
@@ -133,15 +158,15 @@ impl Database {
         let backend: Arc<dyn Backend> = match scheme {
             #[cfg(feature = "sqlite")]
             "sqlite" => {
-                Arc::new(crate::backend::sqlite::SqliteBackend::connect(url, options.pool).await?)
+                Arc::new(crate::backend::sqlite::SqliteBackend::connect(url, &options).await?)
             }
             #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => Arc::new(
-                crate::backend::postgres::PostgresBackend::connect(url, options.pool).await?,
-            ),
+            "postgres" | "postgresql" => {
+                Arc::new(crate::backend::postgres::PostgresBackend::connect(url, &options).await?)
+            }
             #[cfg(feature = "mysql")]
             "mysql" | "mariadb" => {
-                Arc::new(crate::backend::mysql::MySqlBackend::connect(url, options.pool).await?)
+                Arc::new(crate::backend::mysql::MySqlBackend::connect(url, &options).await?)
             }
             #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
             "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {

@@ -35,6 +35,34 @@ pub trait Connector: Debug + Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// Runs once on each new connection before it joins the pool, for per-connection
+    /// settings such as SQLite pragmas or a PostgreSQL `SET`. An error discards the
+    /// connection and fails the connect. The default does nothing.
+    fn after_connect(
+        &self,
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = conn;
+        async { Ok(()) }
+    }
+
+    /// Runs each time a connection is about to be handed out, new or reused. An error
+    /// discards the connection, and the caller gets another. The default does nothing.
+    fn before_acquire(
+        &self,
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = conn;
+        async { Ok(()) }
+    }
+
+    /// Runs each time a caller returns a connection, before it is back in the pool. It
+    /// cannot wait, so it suits bookkeeping; cleanup that needs the server belongs in
+    /// [`reset`](Self::reset). The default does nothing.
+    fn after_release(&self, conn: &mut Self::Connection) {
+        let _ = conn;
+    }
+
     /// Returns whether retrying cannot fix a connect error, such as a wrong password or an
     /// unknown database. Such errors are returned at once; others are retried with backoff
     /// until the connect timeout. `ever_connected` is false until the pool has opened its

@@ -123,6 +123,7 @@ impl<C: Connector> Manager<C> {
             CloseReason::Lifetime => "the connection reached its maximum lifetime",
             CloseReason::HealthCheck => "the connection failed its health check",
             CloseReason::Reset => "the connection could not be reset",
+            CloseReason::Hook => "the before_acquire hook failed",
             CloseReason::Broken | CloseReason::Idle => "the connection was retired",
         })
     }
@@ -140,7 +141,9 @@ impl<C: Connector> managed::Manager for Manager<C> {
         let mut attempt = 0;
         loop {
             match self.connector.connect().await {
-                Ok(conn) => {
+                Ok(mut conn) => {
+                    self.connector.after_connect(&mut conn).await?;
+                    self.connector.before_acquire(&mut conn).await?;
                     self.shared.counters.connection_created();
                     return Ok(Entry {
                         conn,
@@ -186,6 +189,14 @@ impl<C: Connector> managed::Manager for Manager<C> {
             if self.connector.ping(&mut entry.conn).await.is_err() {
                 return Err(self.close(CloseReason::HealthCheck));
             }
+        }
+        if self
+            .connector
+            .before_acquire(&mut entry.conn)
+            .await
+            .is_err()
+        {
+            return Err(self.close(CloseReason::Hook));
         }
         Ok(())
     }

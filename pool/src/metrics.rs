@@ -17,6 +17,8 @@ pub(crate) enum CloseReason {
     HealthCheck,
     /// Resetting it after use failed.
     Reset,
+    /// Its `before_acquire` hook failed.
+    Hook,
 }
 
 impl CloseReason {
@@ -27,6 +29,7 @@ impl CloseReason {
             CloseReason::Idle => "idle",
             CloseReason::HealthCheck => "health_check",
             CloseReason::Reset => "reset",
+            CloseReason::Hook => "hook",
         }
     }
 }
@@ -72,7 +75,7 @@ impl Counters {
             CloseReason::Lifetime => &self.closed_lifetime,
             CloseReason::Idle => &self.closed_idle,
             CloseReason::HealthCheck => &self.closed_health_check,
-            CloseReason::Reset => &self.closed_reset,
+            CloseReason::Reset | CloseReason::Hook => &self.closed_reset,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("covet_pool_connections_closed_total", "reason" => reason.label())
@@ -150,7 +153,8 @@ pub struct PoolMetrics {
     pub closed_idle: u64,
     /// Connections closed because their health check failed.
     pub closed_health_check: u64,
-    /// Connections closed because resetting them after use failed.
+    /// Connections closed because resetting them after use, or their `before_acquire`
+    /// hook, failed.
     pub closed_reset: u64,
     /// Successful acquires.
     pub acquires: u64,

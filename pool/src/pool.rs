@@ -413,6 +413,11 @@ impl<C: Connector> Drop for Pooled<C> {
             // Detaching the object frees its slot. The connection itself is dropped here.
             drop(Object::take(object));
         } else {
+            self.pool
+                .pool
+                .manager()
+                .connector
+                .after_release(&mut object.conn);
             object.released_at = Instant::now();
         }
     }

@@ -24,6 +24,7 @@ type TxManager<O> =
 pub struct SqlxConnector<O: ConnectOptions> {
     options: O,
     label: String,
+    after_connect: Vec<String>,
 }
 
 impl<O: ConnectOptions> SqlxConnector<O> {
@@ -33,7 +34,16 @@ impl<O: ConnectOptions> SqlxConnector<O> {
         Self {
             options,
             label: label.into(),
+            after_connect: Vec::new(),
         }
+    }
+
+    /// Adds SQL that runs on every new connection before it joins the pool, such as
+    /// `PRAGMA busy_timeout = 10000` or `SET statement_timeout = '5s'`. It runs unprepared,
+    /// without bind values.
+    pub fn after_connect(mut self, sql: impl Into<String>) -> Self {
+        self.after_connect.push(sql.into());
+        self
     }
 
     /// Returns the label that names the database in messages.
@@ -59,12 +69,23 @@ impl<O> Connector for SqlxConnector<O>
 where
     O: ConnectOptions + Send + Sync + 'static,
     O::Connection: Sized + Send + 'static,
+    for<'c> &'c mut O::Connection:
+        sqlx::Executor<'c, Database = <O::Connection as Connection>::Database>,
 {
     type Connection = O::Connection;
     type Error = sqlx::Error;
 
     async fn connect(&self) -> Result<O::Connection, sqlx::Error> {
         self.options.connect().await
+    }
+
+    async fn after_connect(&self, conn: &mut O::Connection) -> Result<(), sqlx::Error> {
+        for sql in &self.after_connect {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn ping(&self, conn: &mut O::Connection) -> Result<(), sqlx::Error> {

@@ -516,3 +516,76 @@ async fn metrics_count_acquires_and_waits() {
         "{metrics:?}"
     );
 }
+
+/// Counts each hook, and fails `before_acquire` for connection 0.
+#[derive(Debug, Default)]
+struct Hooked {
+    connects: Arc<AtomicUsize>,
+    after_connect: Arc<AtomicUsize>,
+    before_acquire: Arc<AtomicUsize>,
+    after_release: Arc<AtomicUsize>,
+    reject_first: bool,
+}
+
+impl Connector for Hooked {
+    type Connection = usize;
+    type Error = FakeError;
+
+    async fn connect(&self) -> Result<usize, FakeError> {
+        Ok(self.connects.fetch_add(1, Ordering::SeqCst))
+    }
+
+    async fn after_connect(&self, _conn: &mut usize) -> Result<(), FakeError> {
+        self.after_connect.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn before_acquire(&self, conn: &mut usize) -> Result<(), FakeError> {
+        let calls = self.before_acquire.fetch_add(1, Ordering::SeqCst);
+        if self.reject_first && *conn == 0 && calls > 0 {
+            return Err(FakeError("rejected by hook"));
+        }
+        Ok(())
+    }
+
+    fn after_release(&self, _conn: &mut usize) {
+        self.after_release.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn hooks_run_at_their_points() {
+    let connector = Hooked::default();
+    let after_connect = Arc::clone(&connector.after_connect);
+    let before_acquire = Arc::clone(&connector.before_acquire);
+    let after_release = Arc::clone(&connector.after_release);
+    let pool = Pool::new(connector, config(2));
+    for _ in 0..3 {
+        drop(pool.acquire().await.unwrap());
+    }
+    assert_eq!(
+        after_connect.load(Ordering::SeqCst),
+        1,
+        "once per new connection"
+    );
+    assert_eq!(
+        before_acquire.load(Ordering::SeqCst),
+        3,
+        "once per checkout"
+    );
+    assert_eq!(after_release.load(Ordering::SeqCst), 3, "once per return");
+}
+
+#[tokio::test]
+async fn failing_before_acquire_discards() {
+    let connector = Hooked {
+        reject_first: true,
+        ..Hooked::default()
+    };
+    let connects = Arc::clone(&connector.connects);
+    let pool = Pool::new(connector, config(1));
+    assert_eq!(*pool.acquire().await.unwrap(), 0);
+    let replacement = *pool.acquire().await.unwrap();
+    assert_eq!(replacement, 1, "the rejected connection is replaced");
+    assert_eq!(connects.load(Ordering::SeqCst), 2);
+}

@@ -10,7 +10,7 @@ use covet::backend::{
 };
 use covet::sea_query::Values;
 use covet::{Database, Model, SqlType};
-use covet_pool::{PoolConfig, PoolStatus};
+use covet_pool::PoolStatus;
 
 /// Wraps the SQLite backend, records every rendered statement, and turns off
 /// `INSERT ... RETURNING` so inserts read their row back by key instead.
@@ -84,7 +84,7 @@ struct Widget {
 
 #[tokio::test]
 async fn custom_backend_runs_models() {
-    let inner = SqliteBackend::connect("sqlite::memory:", PoolConfig::default())
+    let inner = SqliteBackend::connect("sqlite::memory:", &covet::ConnectOptions::new())
         .await
         .unwrap();
     let mut capabilities = inner.capabilities().clone();

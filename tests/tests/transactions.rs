@@ -228,3 +228,62 @@ async fn dropped_transaction_rolls_back_postgres() {
 async fn dropped_transaction_rolls_back_mysql() {
     dropped_transaction_rolls_back(Backend::MySql).await;
 }
+
+/// `after_connect` SQL runs on every pooled connection, not only the first.
+async fn after_connect_applies_everywhere(backend: Backend) {
+    let (setting, probe, expected) = match backend {
+        Backend::Sqlite => ("PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys", "0"),
+        Backend::Postgres => (
+            "SET application_name = 'covet-hook'",
+            "SELECT current_setting('application_name')",
+            "covet-hook",
+        ),
+        Backend::MySql => (
+            "SET SESSION sql_mode = 'ANSI_QUOTES'",
+            "SELECT @@SESSION.sql_mode",
+            "ANSI_QUOTES",
+        ),
+    };
+    let options = ConnectOptions::new()
+        .max_connections(3)
+        .after_connect(setting);
+    run_with(
+        backend,
+        "after_connect",
+        options,
+        move |db: Database| async move {
+            let mut held = Vec::new();
+            for position in 0..3 {
+                let mut conn = db.backend().acquire().await?;
+                let mut value = None;
+                conn.fetch(probe, covet::sea_query::Values(Vec::new()), &mut |row| {
+                    value = match row.read_string(0) {
+                        Ok(text) => text,
+                        Err(_) => row.read_i64(0)?.map(|number| number.to_string()),
+                    };
+                    Ok(())
+                })
+                .await?;
+                assert_eq!(value.as_deref(), Some(expected), "connection {position}");
+                held.push(conn);
+            }
+            Ok(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_connect_applies_everywhere_sqlite() {
+    after_connect_applies_everywhere(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_connect_applies_everywhere_postgres() {
+    after_connect_applies_everywhere(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_connect_applies_everywhere_mysql() {
+    after_connect_applies_everywhere(Backend::MySql).await;
+}

@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use covet_pool::sqlx_connector::SqlxConnector;
-use covet_pool::{Pool, PoolConfig, PoolStatus};
+use covet_pool::{Pool, PoolStatus};
 use sea_query::{MysqlQueryBuilder, Values};
 use sqlx::error::DatabaseError as SqlxDatabaseError;
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlDatabaseError, MySqlQueryResult, MySqlRow};
@@ -58,7 +58,7 @@ impl MySqlBackend {
     ///
     /// [`Error::InvalidUrl`] for a URL sqlx cannot parse, and the connection error when the
     /// server cannot be reached.
-    pub async fn connect(url: &str, config: PoolConfig) -> Result<Self> {
+    pub async fn connect(url: &str, settings: &crate::ConnectOptions) -> Result<Self> {
         // sqlx accepts only the `mysql` scheme, and MariaDB speaks the same protocol.
         let sqlx_url = match url.strip_prefix("mariadb:") {
             Some(rest) => format!("mysql:{rest}"),
@@ -71,9 +71,10 @@ impl MySqlBackend {
             })?;
         let namespace = options.get_database().map(str::to_owned);
         let connector = SqlxConnector::new(options, crate::error::redact_url(url));
+        let connector = settings.apply_after_connect(connector);
         let target = std::sync::Arc::from(connector.label());
         let mut backend = Self {
-            pool: Pool::new(connector, config),
+            pool: Pool::new(connector, settings.pool_config().clone()),
             namespace,
             target,
             system: "mysql",

@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use covet_pool::sqlx_connector::SqlxConnector;
-use covet_pool::{Pool, PoolConfig, PoolStatus};
+use covet_pool::{Pool, PoolStatus};
 use sea_query::{PostgresQueryBuilder, Values};
 use sqlx::error::DatabaseError as SqlxDatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow, Postgres};
@@ -55,16 +55,17 @@ impl PostgresBackend {
     ///
     /// [`Error::InvalidUrl`] for a URL sqlx cannot parse, and the connection error when the
     /// server cannot be reached.
-    pub async fn connect(url: &str, config: PoolConfig) -> Result<Self> {
+    pub async fn connect(url: &str, settings: &crate::ConnectOptions) -> Result<Self> {
         let options = PgConnectOptions::from_str(url).map_err(|error| Error::InvalidUrl {
             url: crate::error::redact_url(url),
             reason: crate::database::scrub(&error.to_string(), url),
         })?;
         let namespace = options.get_database().map(str::to_owned);
         let connector = SqlxConnector::new(options, crate::error::redact_url(url));
+        let connector = settings.apply_after_connect(connector);
         let target = std::sync::Arc::from(connector.label());
         let backend = Self {
-            pool: Pool::new(connector, config),
+            pool: Pool::new(connector, settings.pool_config().clone()),
             namespace,
             target,
             capabilities: Capabilities::new(

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use covet_pool::sqlx_connector::SqlxConnector;
-use covet_pool::{Pool, PoolConfig, PoolStatus};
+use covet_pool::{Pool, PoolStatus};
 use sea_query::{SqliteQueryBuilder, Values};
 use sqlx::ConnectOptions;
 use sqlx::error::DatabaseError as SqlxDatabaseError;
@@ -81,7 +81,7 @@ impl SqliteBackend {
     ///
     /// [`Error::InvalidUrl`] for a URL sqlx cannot parse, and the connection error when the
     /// file cannot be opened or created.
-    pub async fn connect(url: &str, config: PoolConfig) -> Result<Self> {
+    pub async fn connect(url: &str, settings: &crate::ConnectOptions) -> Result<Self> {
         let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
         let path = path.split('?').next().unwrap_or_default();
         if path.is_empty() {
@@ -120,9 +120,10 @@ impl SqliteBackend {
             None
         };
         let connector = SqlxConnector::new(options, crate::error::redact_url(url));
+        let connector = settings.apply_after_connect(connector);
         let target = std::sync::Arc::from(connector.label());
         let mut backend = Self {
-            pool: Pool::new(connector, config),
+            pool: Pool::new(connector, settings.pool_config().clone()),
             namespace,
             target,
             capabilities: Capabilities::new(
