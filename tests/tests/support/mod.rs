@@ -218,3 +218,4 @@ macro_rules! backend_tests {
         )*
     };
 }
+pub mod servers;
