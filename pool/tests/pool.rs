@@ -589,3 +589,43 @@ async fn failing_before_acquire_discards() {
     assert_eq!(replacement, 1, "the rejected connection is replaced");
     assert_eq!(connects.load(Ordering::SeqCst), 2);
 }
+
+/// Fails the first `failures` connects with a transient error, then succeeds.
+#[derive(Debug)]
+struct SlowStart {
+    attempts: Arc<AtomicUsize>,
+    failures: usize,
+}
+
+impl Connector for SlowStart {
+    type Connection = ();
+    type Error = FakeError;
+
+    async fn connect(&self) -> Result<(), FakeError> {
+        if self.attempts.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Err(FakeError("the database system is starting up"));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn wait_until_ready_retries() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let connector = SlowStart {
+        attempts: Arc::clone(&attempts),
+        failures: 3,
+    };
+    let pool = Pool::new(connector, config(1).connect_timeout(Duration::from_secs(5)));
+    pool.wait_until_ready().await.unwrap();
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        4,
+        "three failures, then success"
+    );
+    assert_eq!(
+        pool.status().idle,
+        1,
+        "the connection stays open for the next caller"
+    );
+}

@@ -68,3 +68,34 @@ async fn separate_memory_databases_are_isolated() {
     assert_eq!(Note::query().count(&second).await.unwrap(), 0);
     assert_eq!(Note::query().count(&first).await.unwrap(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_database_outlives_idle_timeout() {
+    let options = ConnectOptions::new()
+        .max_connections(2)
+        .idle_timeout(Some(std::time::Duration::from_millis(40)));
+    let db = Database::connect_with("sqlite::memory:", options)
+        .await
+        .unwrap();
+    Note::create_table(&db).await.unwrap();
+    Note {
+        id: 0,
+        text: String::from("kept"),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    // Let the pool close every idle connection: the database must survive without them.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        db.pool_status().size,
+        0,
+        "every pooled connection was closed"
+    );
+    assert!(db.pool_metrics().closed_idle >= 1);
+    assert_eq!(
+        Note::query().count(&db).await.unwrap(),
+        1,
+        "the table and its row remain"
+    );
+}
