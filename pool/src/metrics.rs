@@ -90,6 +90,7 @@ impl Counters {
         self.wait_micros_max
             .fetch_max(micros(waited), Ordering::Relaxed);
         metrics::histogram!("covet_pool_acquire_wait_seconds").record(waited.as_secs_f64());
+        tracing::trace!(target: "covet::pool", wait_us = micros(waited), "acquired a connection");
     }
 
     pub(crate) fn acquire_timed_out(&self) {
@@ -108,6 +109,7 @@ impl Counters {
         self.hold_micros_max
             .fetch_max(micros(held), Ordering::Relaxed);
         metrics::histogram!("covet_pool_hold_seconds").record(held.as_secs_f64());
+        tracing::trace!(target: "covet::pool", hold_us = micros(held), "released a connection");
     }
 
     pub(crate) fn leak_found(&self) {

@@ -629,3 +629,37 @@ async fn wait_until_ready_retries() {
         "the connection stays open for the next caller"
     );
 }
+
+#[tokio::test]
+async fn metrics_reach_the_facade() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // The test runs on one thread, so a thread-local recorder sees every call.
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let pool = Pool::new(Counting::default(), config(1));
+    drop(pool.acquire().await.unwrap());
+    drop(pool.acquire().await.unwrap());
+
+    let recorded: Vec<(String, DebugValue)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| (key.key().name().to_owned(), value))
+        .collect();
+    let created = recorded
+        .iter()
+        .find(|(name, _)| name == "covet_pool_connections_created_total");
+    assert!(
+        matches!(created, Some((_, DebugValue::Counter(1)))),
+        "one connection created: {recorded:?}"
+    );
+    let waits = recorded
+        .iter()
+        .find(|(name, _)| name == "covet_pool_acquire_wait_seconds");
+    assert!(
+        matches!(waits, Some((_, DebugValue::Histogram(samples))) if samples.len() == 2),
+        "two wait times recorded: {recorded:?}"
+    );
+}
