@@ -1,4 +1,4 @@
-//! Rebuilds the examples when a migration file is added, so `embed_migrations!` sees it.
+//! Rebuilds the examples when a migration file is added, so `embed_migrations!` embeds it.
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");

@@ -84,7 +84,7 @@ impl Session {
         if self.dialect != Dialect::Sqlite {
             return Ok(self.conn.begin().await?);
         }
-        // SQLite's busy timeout ends each wait for the write lock after 5 s; keep waiting
+        // SQLite's busy timeout ends each wait for the write lock after 5 s. Keep waiting
         // until the runner's own lock timeout, as the other backends' locks do.
         let started = Instant::now();
         loop {

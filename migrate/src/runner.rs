@@ -59,8 +59,9 @@ impl MigratorOptions {
         self
     }
 
-    /// Overrides the lock key, which by default is derived from the database, schema and
-    /// history table, so that runners of unrelated schemas never wait for each other.
+    /// Overrides the lock key. By default it is derived from the database, schema and
+    /// history table, so runners of unrelated schemas do not wait for each other (unless
+    /// two keys collide in the 63 bits PostgreSQL's advisory lock keeps).
     pub fn lock_key(mut self, key: impl Into<String>) -> Self {
         self.lock_key = Some(key.into());
         self

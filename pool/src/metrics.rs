@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Why the pool closed a connection.
+/// The reason the pool closed a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CloseReason {
     /// It failed with a connection-class error.
@@ -166,11 +166,11 @@ pub struct PoolMetrics {
     pub health_checks: u64,
     /// Total time callers waited in acquire.
     pub wait_time_total: Duration,
-    /// The longest wait in acquire.
+    /// The maximum wait in acquire.
     pub wait_time_max: Duration,
     /// Total time connections were held by callers.
     pub hold_time_total: Duration,
-    /// The longest time a caller held a connection.
+    /// The maximum time a caller held a connection.
     pub hold_time_max: Duration,
     /// Checkouts held past the leak threshold.
     pub leaks: u64,

@@ -19,8 +19,8 @@ use crate::metrics::{CloseReason, PoolMetrics};
 ///
 /// Cloning a `Pool` is cheap and gives another handle to the same connections. When it is
 /// created inside a tokio runtime, a background task keeps `min_idle` connections open,
-/// closes connections past the idle timeout or their lifetime, and reports leaks; it stops
-/// when the last handle is dropped.
+/// closes connections past the idle timeout or their lifetime, and reports leaks. The task
+/// stops when the last handle is dropped.
 pub struct Pool<C: Connector> {
     inner: Arc<Inner<C>>,
 }

@@ -636,7 +636,7 @@ async fn metrics_reach_the_facade() {
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    // The test runs on one thread, so a thread-local recorder sees every call.
+    // The test runs on one thread, so a thread-local recorder receives every call.
     let _guard = metrics::set_default_local_recorder(&recorder);
     let pool = Pool::new(Counting::default(), config(1));
     drop(pool.acquire().await.unwrap());

@@ -211,7 +211,7 @@ async fn second_runner(
     (outcome, started.elapsed())
 }
 
-/// The longest a second runner may take when no lock is held. A held lock would cost it the
+/// The maximum time a second runner may take when no lock is held. A held lock would cost it the
 /// whole 2 s lock timeout.
 const AT_ONCE: Duration = Duration::from_millis(1000);
 

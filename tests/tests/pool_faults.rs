@@ -814,7 +814,7 @@ async fn min_idle_fills_pool(backend: Backend) {
     let connected = started.elapsed();
     // Poll past the deadline, so a failure reports how late the connections came.
     let give_up = started + 3 * FAIL_FAST;
-    // The background task holds the connections it opens until it has them all, so wait
+    // The background task keeps the connections it opens until it has them all, so wait
     // for them to be idle, not only open.
     while db.pool_status().idle < MIN_IDLE && Instant::now() < give_up {
         tokio::time::sleep(Duration::from_millis(5)).await;

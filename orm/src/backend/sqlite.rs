@@ -293,7 +293,7 @@ sqlx_connection!(
     classify: classify,
     prepare: crate::backend::support::values_as_given,
     // A deferred transaction that reads and then writes fails with SQLITE_BUSY at once when
-    // another connection writes first; taking the write lock at BEGIN makes it wait for the
+    // another connection writes first. Taking the write lock at BEGIN makes it wait for the
     // busy timeout instead.
     begin: Some("BEGIN IMMEDIATE"),
 );
