@@ -348,8 +348,23 @@ impl Migrator {
         for migration in pending {
             order += 1;
             let started = std::time::Instant::now();
-            if session.apply(migration, order).await? {
-                report.applied.push(done(migration, started));
+            match session.apply(migration, order).await {
+                Ok(true) => report.applied.push(done(migration, started)),
+                Ok(false) => {}
+                Err(error) => {
+                    // The error replaces the report, so name what did get applied.
+                    let applied: Vec<i64> =
+                        report.applied.iter().map(|done| done.version).collect();
+                    if !applied.is_empty() {
+                        tracing::warn!(
+                            target: "covet::migrate",
+                            ?applied,
+                            failed = migration.version,
+                            "stopped after applying these migrations"
+                        );
+                    }
+                    return Err(error);
+                }
             }
         }
         Ok(report)
