@@ -23,8 +23,20 @@ use std::time::{Duration, Instant};
 
 use covet::{ConnectOptions, Database};
 
-/// Where Debian's postgresql-15 package installs initdb, pg_ctl and postgres.
-const POSTGRES_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// Returns where Debian's postgresql package installs initdb, pg_ctl and postgres:
+/// `/usr/lib/postgresql/<major>/bin`, for the newest major version installed.
+fn postgres_bin() -> std::path::PathBuf {
+    let newest = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(15);
+    Path::new("/usr/lib/postgresql")
+        .join(newest.to_string())
+        .join("bin")
+}
 const MARIADBD: &str = "/usr/sbin/mariadbd";
 const MARIADB_INSTALL_DB: &str = "/usr/bin/mariadb-install-db";
 
@@ -71,7 +83,7 @@ fn unavailable_reason(kind: ServerKind) -> Option<String> {
     let binaries: Vec<PathBuf> = match kind {
         ServerKind::Postgres => ["initdb", "pg_ctl", "postgres"]
             .iter()
-            .map(|program| Path::new(POSTGRES_BIN).join(program))
+            .map(|program| postgres_bin().join(program))
             .collect(),
         ServerKind::MariaDb => vec![PathBuf::from(MARIADBD), PathBuf::from(MARIADB_INSTALL_DB)],
     };
@@ -145,7 +157,7 @@ fn as_postgres(program: &str) -> Command {
     let mut command = Command::new("runuser");
     command
         .args(["-u", "postgres", "--"])
-        .arg(Path::new(POSTGRES_BIN).join(program));
+        .arg(postgres_bin().join(program));
     command
 }
 
