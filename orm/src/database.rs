@@ -54,7 +54,7 @@ impl ConnectOptions {
         Self::default()
     }
 
-    /// Sets the maximum number of pooled connections.
+    /// Sets the maximum number of pooled connections. A value of 0 is raised to 1.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.pool = self.pool.max_size(max);
         self
@@ -74,7 +74,7 @@ impl ConnectOptions {
         self
     }
 
-    /// Sets how many connections stay open while unused.
+    /// Sets how many connections stay open while unused, at most `max_connections`.
     pub fn min_idle(mut self, connections: usize) -> Self {
         self.pool = self.pool.min_idle(connections);
         self
@@ -154,6 +154,12 @@ impl Database {
     ///
     /// As for [`connect`](Self::connect).
     pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Self> {
+        if options.pool.get_connect_timeout().is_zero() {
+            return Err(Error::InvalidInput(String::from(
+                "connect_timeout is zero, so no connection could ever open; give it a few \
+                 seconds (the default is 10 s)",
+            )));
+        }
         let scheme = url.split(':').next().unwrap_or_default();
         let backend: Arc<dyn Backend> = match scheme {
             #[cfg(feature = "sqlite")]
@@ -269,7 +275,9 @@ impl Database {
         self.backend.pool_metrics()
     }
 
-    /// Closes the pool. Later statements fail with [`Error::PoolClosed`].
+    /// Closes the pool. Later statements and [`dedicated_connection`](Self::dedicated_connection)
+    /// fail with [`Error::PoolClosed`]; a transaction begun before keeps its connection until
+    /// it ends.
     pub fn close(&self) {
         self.backend.close();
     }

@@ -354,13 +354,30 @@ fn report_leaks<C: Connector>(inner: &Inner<C>) {
         checkout.reported = true;
         inner.shared.counters.leak_found();
         let held_ms = u64::try_from(checkout.since.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let acquired_at = checkout
+        let backtrace = checkout
             .acquired_at
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
-        tracing::warn!(target: "covet::pool", held_ms, %acquired_at, "a connection is held past the leak threshold");
+        let acquired_at = caller_location(&backtrace).unwrap_or("unknown");
+        tracing::warn!(target: "covet::pool", held_ms, acquired_at, %backtrace, "a connection is held past the leak threshold");
     }
+}
+
+/// Returns the first `file:line:column` of `backtrace` outside covet, its dependencies and
+/// the standard library: the application code that acquired the connection.
+fn caller_location(backtrace: &str) -> Option<&str> {
+    const INTERNAL: [&str; 5] = [
+        "/orm/src/",
+        "/pool/src/",
+        "/.cargo/",
+        "/rustc/",
+        "/rustlib/",
+    ];
+    backtrace
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("at "))
+        .find(|location| !INTERNAL.iter().any(|internal| location.contains(internal)))
 }
 
 /// A connection borrowed from a [`Pool`]. Dropping it returns the connection to the pool,
@@ -442,5 +459,16 @@ impl<C: Connector> fmt::Debug for Pooled<C> {
         f.debug_struct("Pooled")
             .field("broken", &self.broken)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caller_location;
+
+    #[test]
+    fn caller_location_skips_library_frames() {
+        let backtrace = "   0: covet_pool::pool::Pool<C>::acquire\n             at /work/pool/src/pool.rs:140:20\n   1: tokio::runtime\n             at /root/.cargo/registry/src/tokio/src/lib.rs:10:5\n   2: app::main\n             at ./src/main.rs:207:29\n";
+        assert_eq!(caller_location(backtrace), Some("./src/main.rs:207:29"));
     }
 }

@@ -548,3 +548,21 @@ mod invalid_url {
         }
     }
 }
+
+#[tokio::test]
+async fn zero_connect_timeout_rejected() {
+    let options = ConnectOptions::new().connect_timeout(std::time::Duration::ZERO);
+    let error = Database::connect_with("sqlite::memory:", options)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    assert!(error.to_string().contains("connect_timeout"), "{error}");
+}
+
+#[tokio::test]
+async fn dedicated_connection_after_close() {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    db.close();
+    let error = db.dedicated_connection().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PoolClosed, "{error}");
+}

@@ -565,6 +565,9 @@ macro_rules! pooled_backend_methods {
             async fn open_dedicated(
                 &self,
             ) -> $crate::error::Result<Box<dyn $crate::backend::BackendConnection>> {
+                if self.pool.is_closed() {
+                    return Err($crate::error::Error::PoolClosed);
+                }
                 let conn = covet_pool::Connector::connect(self.pool.connector())
                     .await
                     .map_err(|error| {
