@@ -4,13 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sea_query::Values;
 use tokio::sync::Mutex;
 
 use crate::backend::{Backend, ExecResult, RowSink, Statement};
 use crate::error::Result;
-use crate::executor::Executor;
-use crate::trace::{Outcome, traced};
+use crate::executor::{Executor, run_execute, run_fetch};
 use crate::transaction::{Shared, Transaction};
 
 /// One connection opened outside the pool with
@@ -59,44 +57,24 @@ impl Executor for Connection {
         self.shared.backend.as_ref()
     }
 
-    async fn execute(&self, mut statement: Statement) -> Result<ExecResult> {
-        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
-        traced(
-            self.shared.backend.as_ref(),
-            &statement,
-            |done: &ExecResult| Outcome::Affected(done.rows_affected),
-            async {
-                let mut conn = self.shared.conn.lock().await;
-                conn.execute(&statement.sql, values).await
-            },
-        )
+    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
+        run_execute(self.shared.backend.as_ref(), statement, true, async {
+            Ok(self.shared.conn.lock().await)
+        })
         .await
     }
 
     async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
-        traced(
-            self.shared.backend.as_ref(),
-            &statement,
-            |done: &ExecResult| Outcome::Affected(done.rows_affected),
-            async {
-                let mut conn = self.shared.conn.lock().await;
-                conn.execute_unprepared(&statement.sql).await
-            },
-        )
+        run_execute(self.shared.backend.as_ref(), statement, false, async {
+            Ok(self.shared.conn.lock().await)
+        })
         .await
     }
 
-    async fn fetch(&self, mut statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
-        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
-        traced(
-            self.shared.backend.as_ref(),
-            &statement,
-            |rows: &u64| Outcome::Returned(*rows),
-            async {
-                let mut conn = self.shared.conn.lock().await;
-                conn.fetch(&statement.sql, values, sink).await
-            },
-        )
+    async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        run_fetch(self.shared.backend.as_ref(), statement, sink, async {
+            Ok(self.shared.conn.lock().await)
+        })
         .await
     }
 

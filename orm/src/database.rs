@@ -7,15 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_pool::{PoolConfig, PoolError, PoolStatus};
-use sea_query::Values;
 use sqlx::error::DatabaseError as SqlxDatabaseError;
 
 use crate::backend::support::Classified;
 use crate::backend::{Backend, ExecResult, RowSink, Statement};
 use crate::connection::Connection;
 use crate::error::{Error, Result, redact_url};
-use crate::executor::Executor;
-use crate::trace::{Outcome, traced};
+use crate::executor::{Executor, Owned, run_execute, run_fetch};
 use crate::transaction::Transaction;
 
 /// A database: one backend and its connection pool, opened from a URL.
@@ -289,47 +287,24 @@ impl Executor for Database {
         self.backend.as_ref()
     }
 
-    async fn execute(&self, mut statement: Statement) -> Result<ExecResult> {
-        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
-        let backend = self.backend.as_ref();
-        traced(
-            backend,
-            &statement,
-            |done: &ExecResult| Outcome::Affected(done.rows_affected),
-            async {
-                let mut conn = backend.acquire().await?;
-                conn.execute(&statement.sql, values).await
-            },
-        )
+    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
+        run_execute(self.backend.as_ref(), statement, true, async {
+            Ok(Owned(self.backend.acquire().await?))
+        })
         .await
     }
 
     async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
-        let backend = self.backend.as_ref();
-        traced(
-            backend,
-            &statement,
-            |done: &ExecResult| Outcome::Affected(done.rows_affected),
-            async {
-                let mut conn = backend.acquire().await?;
-                conn.execute_unprepared(&statement.sql).await
-            },
-        )
+        run_execute(self.backend.as_ref(), statement, false, async {
+            Ok(Owned(self.backend.acquire().await?))
+        })
         .await
     }
 
-    async fn fetch(&self, mut statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
-        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
-        let backend = self.backend.as_ref();
-        traced(
-            backend,
-            &statement,
-            |rows: &u64| Outcome::Returned(*rows),
-            async {
-                let mut conn = backend.acquire().await?;
-                conn.fetch(&statement.sql, values, sink).await
-            },
-        )
+    async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        run_fetch(self.backend.as_ref(), statement, sink, async {
+            Ok(Owned(self.backend.acquire().await?))
+        })
         .await
     }
 

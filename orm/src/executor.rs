@@ -1,10 +1,16 @@
 //! The trait that runs statements, implemented by [`Database`](crate::Database) and
 //! [`Transaction`](crate::Transaction).
 
-use async_trait::async_trait;
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
-use crate::backend::{Backend, ExecResult, RowSink, Statement};
+use async_trait::async_trait;
+use sea_query::Values;
+
+use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
 use crate::error::Result;
+use crate::trace::{Outcome, traced};
 use crate::transaction::Transaction;
 
 /// A target that runs statements: a [`Database`](crate::Database), which borrows a pooled
@@ -46,4 +52,69 @@ pub trait Executor: Send + Sync {
     ///
     /// A transaction or savepoint begun before the future is dropped is rolled back.
     async fn begin(&self) -> Result<Transaction>;
+}
+
+/// A connection owned outright, so that it derefs like a `MutexGuard` of a shared one.
+pub(crate) struct Owned(pub(crate) Box<dyn BackendConnection>);
+
+impl Deref for Owned {
+    type Target = Box<dyn BackendConnection>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Owned {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+/// Runs a statement that returns no rows inside its span, on the connection `conn`
+/// resolves to. Taking the connection is inside the span, so its wait is part of the
+/// recorded duration. `prepared` is false for SQL run as plain text, without binds.
+pub(crate) async fn run_execute<G, F>(
+    backend: &dyn Backend,
+    mut statement: Statement,
+    prepared: bool,
+    conn: F,
+) -> Result<ExecResult>
+where
+    F: Future<Output = Result<G>> + Send,
+    G: DerefMut<Target = Box<dyn BackendConnection>> + Send,
+{
+    let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
+    let sql = Arc::clone(&statement.sql);
+    let affected = |done: &ExecResult| Outcome::Affected(done.rows_affected);
+    traced(backend, &statement, affected, async move {
+        let mut conn = conn.await?;
+        if prepared {
+            conn.execute(sql, values).await
+        } else {
+            conn.execute_unprepared(sql).await
+        }
+    })
+    .await
+}
+
+/// Runs a query inside its span, passing each row to `sink`.
+pub(crate) async fn run_fetch<G, F>(
+    backend: &dyn Backend,
+    mut statement: Statement,
+    sink: &mut RowSink<'_>,
+    conn: F,
+) -> Result<u64>
+where
+    F: Future<Output = Result<G>> + Send,
+    G: DerefMut<Target = Box<dyn BackendConnection>> + Send,
+{
+    let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
+    let sql = Arc::clone(&statement.sql);
+    let returned = |rows: &u64| Outcome::Returned(*rows);
+    traced(backend, &statement, returned, async move {
+        let mut conn = conn.await?;
+        conn.fetch(sql, values, sink).await
+    })
+    .await
 }

@@ -6,6 +6,7 @@
 //! `db.response.returned_rows`, plus `db.response.affected_rows` and `duration_ms`.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::Instrument;
@@ -119,7 +120,7 @@ pub(crate) async fn traced_probe(
 ) -> Result<u64> {
     let operation = sql.split(' ').next().unwrap_or(sql);
     let statement = Statement::new(sql.to_owned(), sea_query::Values(Vec::new()), operation);
-    let rows = conn.fetch(sql, sea_query::Values(Vec::new()), sink);
+    let rows = conn.fetch(Arc::from(sql), sea_query::Values(Vec::new()), sink);
     traced(
         backend,
         &statement,

@@ -5,13 +5,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sea_query::Values;
 use tokio::sync::Mutex;
 
 use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
 use crate::error::{Error, Result};
-use crate::executor::Executor;
-use crate::trace::{Outcome, traced, traced_control};
+use crate::executor::{Executor, run_execute, run_fetch};
+use crate::trace::traced_control;
 
 /// A transaction on one pooled connection, or a savepoint inside one.
 ///
@@ -282,43 +281,32 @@ impl Executor for Transaction {
         self.shared.backend.as_ref()
     }
 
-    async fn execute(&self, mut statement: Statement) -> Result<ExecResult> {
-        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
-        traced(
+    async fn execute(&self, statement: Statement) -> Result<ExecResult> {
+        run_execute(
             self.shared.backend.as_ref(),
-            &statement,
-            |done: &ExecResult| Outcome::Affected(done.rows_affected),
-            async {
-                let mut conn = self.locked_conn().await?;
-                conn.execute(&statement.sql, values).await
-            },
+            statement,
+            true,
+            self.locked_conn(),
         )
         .await
     }
 
     async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
-        traced(
+        run_execute(
             self.shared.backend.as_ref(),
-            &statement,
-            |done: &ExecResult| Outcome::Affected(done.rows_affected),
-            async {
-                let mut conn = self.locked_conn().await?;
-                conn.execute_unprepared(&statement.sql).await
-            },
+            statement,
+            false,
+            self.locked_conn(),
         )
         .await
     }
 
-    async fn fetch(&self, mut statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
-        let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
-        traced(
+    async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        run_fetch(
             self.shared.backend.as_ref(),
-            &statement,
-            |rows: &u64| Outcome::Returned(*rows),
-            async {
-                let mut conn = self.locked_conn().await?;
-                conn.fetch(&statement.sql, values, sink).await
-            },
+            statement,
+            sink,
+            self.locked_conn(),
         )
         .await
     }

@@ -33,10 +33,14 @@ async fn memory_database_shared_by_pool() {
         let mut conn = db.backend().acquire().await.unwrap();
         let sql = "SELECT COUNT(*) FROM notes";
         let mut count = None;
-        conn.fetch(sql, covet::sea_query::Values(Vec::new()), &mut |row| {
-            count = row.read_i64(0)?;
-            Ok(())
-        })
+        conn.fetch(
+            sql.into(),
+            covet::sea_query::Values(Vec::new()),
+            &mut |row| {
+                count = row.read_i64(0)?;
+                Ok(())
+            },
+        )
         .await
         .unwrap();
         assert_eq!(

@@ -256,13 +256,17 @@ async fn after_connect_applies_everywhere(backend: Backend) {
             for position in 0..3 {
                 let mut conn = db.backend().acquire().await?;
                 let mut value = None;
-                conn.fetch(probe, covet::sea_query::Values(Vec::new()), &mut |row| {
-                    value = match row.read_string(0) {
-                        Ok(text) => text,
-                        Err(_) => row.read_i64(0)?.map(|number| number.to_string()),
-                    };
-                    Ok(())
-                })
+                conn.fetch(
+                    probe.into(),
+                    covet::sea_query::Values(Vec::new()),
+                    &mut |row| {
+                        value = match row.read_string(0) {
+                            Ok(text) => text,
+                            Err(_) => row.read_i64(0)?.map(|number| number.to_string()),
+                        };
+                        Ok(())
+                    },
+                )
                 .await?;
                 assert_eq!(value.as_deref(), Some(expected), "connection {position}");
                 held.push(conn);

@@ -17,6 +17,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use covet_pool::PoolStatus;
@@ -91,15 +92,16 @@ pub trait Backend: Debug + Send + Sync + 'static {
 #[async_trait]
 pub trait BackendConnection: Send {
     /// Runs a statement that returns no rows.
-    async fn execute(&mut self, sql: &str, values: Values) -> Result<ExecResult>;
+    async fn execute(&mut self, sql: Arc<str>, values: Values) -> Result<ExecResult>;
 
     /// Runs SQL text without preparing it and without bind values, through the backend's
     /// simple or text protocol. Some statements (MySQL's `CREATE TRIGGER`, for one) cannot be
     /// prepared. PostgreSQL and MySQL accept several statements separated by semicolons.
-    async fn execute_unprepared(&mut self, sql: &str) -> Result<ExecResult>;
+    async fn execute_unprepared(&mut self, sql: Arc<str>) -> Result<ExecResult>;
 
     /// Runs a statement and passes each row to `sink`, returning the number of rows.
-    async fn fetch(&mut self, sql: &str, values: Values, sink: &mut RowSink<'_>) -> Result<u64>;
+    async fn fetch(&mut self, sql: Arc<str>, values: Values, sink: &mut RowSink<'_>)
+    -> Result<u64>;
 
     /// Begins a transaction, or a savepoint inside one.
     async fn begin(&mut self) -> Result<()>;

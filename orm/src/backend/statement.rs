@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use sea_query::{
     DeleteStatement, IndexCreateStatement, InsertStatement, SelectStatement, TableCreateStatement,
     TableDropStatement, UpdateStatement, Values,
@@ -37,7 +39,7 @@ pub enum SchemaStatement<'a> {
 #[derive(Clone, Debug)]
 pub struct Statement {
     /// The SQL text with placeholders.
-    pub sql: String,
+    pub sql: Arc<str>,
     /// The values bound to the placeholders, in order.
     pub values: Values,
     /// The operation, such as `SELECT`, reported as `db.operation.name`.
@@ -50,7 +52,7 @@ impl Statement {
     /// Creates a statement.
     pub fn new(sql: String, values: Values, operation: &'static str) -> Self {
         Self {
-            sql,
+            sql: Arc::from(sql),
             values,
             operation,
             collection: None,

@@ -382,13 +382,13 @@ macro_rules! sqlx_connection {
         impl $crate::backend::BackendConnection for $name {
             async fn execute(
                 &mut self,
-                sql: &str,
+                sql: std::sync::Arc<str>,
                 values: sea_query::Values,
             ) -> $crate::error::Result<$crate::backend::ExecResult> {
                 $crate::backend::support::check_values(&values, &self.capabilities)?;
                 let values = $prepare(values);
                 let query = sqlx::query_with::<$database, _>(
-                    sqlx::AssertSqlSafe(sql.to_owned()),
+                    sqlx::AssertSqlSafe(sql),
                     sea_query_sqlx::SqlxValues(values),
                 );
                 self.check_usable()?;
@@ -406,9 +406,9 @@ macro_rules! sqlx_connection {
 
             async fn execute_unprepared(
                 &mut self,
-                sql: &str,
+                sql: std::sync::Arc<str>,
             ) -> $crate::error::Result<$crate::backend::ExecResult> {
-                let query = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()));
+                let query = sqlx::raw_sql(sqlx::AssertSqlSafe(sql));
                 self.check_usable()?;
                 self.busy = true;
                 let outcome = query.execute(&mut *self.conn).await;
@@ -424,7 +424,7 @@ macro_rules! sqlx_connection {
 
             async fn fetch(
                 &mut self,
-                sql: &str,
+                sql: std::sync::Arc<str>,
                 values: sea_query::Values,
                 sink: &mut $crate::backend::RowSink<'_>,
             ) -> $crate::error::Result<u64> {
@@ -433,7 +433,7 @@ macro_rules! sqlx_connection {
                 $crate::backend::support::check_values(&values, &self.capabilities)?;
                 let values = $prepare(values);
                 let query = sqlx::query_with::<$database, _>(
-                    sqlx::AssertSqlSafe(sql.to_owned()),
+                    sqlx::AssertSqlSafe(sql),
                     sea_query_sqlx::SqlxValues(values),
                 );
                 let mut rows = 0u64;
