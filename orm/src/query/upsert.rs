@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::model::Model;
 use crate::query::render;
-use crate::query::write::{batches, common_columns, insert_statement};
+use crate::query::write::{
+    batch_sizes, common_columns, insert_statement, picked_values, split_rows,
+};
 
 /// The MySQL session variable that counts conflicting rows of a DO NOTHING upsert.
 const CONFLICT_COUNTER: &str = "@covet_upsert_conflicts";
@@ -113,7 +115,9 @@ impl<'a, M: Model> Upsert<'a, M> {
         }
         let columns = common_columns(self.rows)?;
         let on_conflict = self.on_conflict(db)?;
-        let batches = batches(db, self.rows, &columns)?;
+        let values = picked_values(self.rows, &columns)?;
+        let sizes = batch_sizes(db, &values, columns.len());
+        let batches = split_rows(values, &sizes);
         let counts_conflicts = self.counts_conflicts(db);
 
         let tx = db.begin().await?;
@@ -124,7 +128,7 @@ impl<'a, M: Model> Upsert<'a, M> {
         }
         let mut affected = 0;
         for chunk in batches {
-            let mut insert = insert_statement(chunk, &columns)?;
+            let mut insert = insert_statement::<M>(chunk, &columns)?;
             insert.on_conflict(on_conflict.clone());
             let statement = render(&tx, QueryStatement::Insert(&insert), "INSERT", M::TABLE);
             affected += tx.execute(statement).await?.rows_affected;

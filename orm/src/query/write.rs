@@ -31,19 +31,32 @@ pub(crate) fn common_columns<M: Model>(rows: &[M]) -> Result<Vec<usize>> {
     Ok(columns)
 }
 
-/// Builds `INSERT INTO table (columns) VALUES (...), (...)` for `rows`.
-pub(crate) fn insert_statement<M: Model>(rows: &[M], columns: &[usize]) -> Result<InsertStatement> {
+/// Returns the values of `columns` for each row, in column order.
+pub(crate) fn picked_values<M: Model>(rows: &[M], columns: &[usize]) -> Result<Vec<Vec<Value>>> {
+    rows.iter()
+        .map(|row| {
+            let mut values = row.values()?;
+            let picked = columns
+                .iter()
+                .map(|&index| std::mem::replace(&mut values[index], Value::Bool(None)))
+                .collect();
+            Ok(picked)
+        })
+        .collect()
+}
+
+/// Builds `INSERT INTO table (columns) VALUES (...), (...)` from rows of picked values.
+pub(crate) fn insert_statement<M: Model>(
+    rows: impl IntoIterator<Item = Vec<Value>>,
+    columns: &[usize],
+) -> Result<InsertStatement> {
     let mut insert = Query::insert();
     insert
         .into_table(M::TABLE)
         .columns(columns.iter().map(|&index| M::COLUMNS[index].name));
     for row in rows {
-        let mut values = row.values()?;
-        let picked: Vec<SimpleExpr> = columns
-            .iter()
-            .map(|&index| Expr::val(std::mem::replace(&mut values[index], Value::Bool(None))))
-            .collect();
-        insert.values(picked).map_err(|error| {
+        let exprs: Vec<SimpleExpr> = row.into_iter().map(Expr::val).collect();
+        insert.values(exprs).map_err(|error| {
             Error::InvalidInput(format!(
                 "cannot build the INSERT for `{}`: {error}",
                 M::TABLE
@@ -53,57 +66,66 @@ pub(crate) fn insert_statement<M: Model>(rows: &[M], columns: &[usize]) -> Resul
     Ok(insert)
 }
 
-/// Splits `rows` into batches that each fit one statement: under the backend's
-/// bind-parameter limit and, where the backend has one, half its statement size limit.
-pub(crate) fn batches<'a, M: Model, E: Executor + ?Sized>(
+/// Returns the sizes of the batches that `rows` of picked values split into so that each
+/// fits one statement: under the backend's bind-parameter limit and, where the backend has
+/// one, half its statement size limit.
+pub(crate) fn batch_sizes<E: Executor + ?Sized>(
     db: &E,
-    rows: &'a [M],
-    columns: &[usize],
-) -> Result<Vec<&'a [M]>> {
+    rows: &[Vec<Value>],
+    columns: usize,
+) -> Vec<usize> {
     let capabilities = db.backend().capabilities();
-    let max_rows = (capabilities.max_bind_parameters / columns.len().max(1)).max(1);
+    let max_rows = (capabilities.max_bind_parameters / columns.max(1)).max(1);
     let byte_budget = capabilities.max_statement_bytes.map(|bytes| bytes / 2);
     let mut batches = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
     for (index, row) in rows.iter().enumerate() {
-        let row_bytes = match byte_budget {
-            Some(_) => estimated_bytes(row, columns)?,
-            None => 0,
+        let row_bytes = if byte_budget.is_some() {
+            estimated_bytes(row)
+        } else {
+            0
         };
-        let full = index - start == max_rows
-            || byte_budget.is_some_and(|budget| index > start && bytes + row_bytes > budget);
-        if full {
-            batches.push(&rows[start..index]);
+        let over_budget =
+            byte_budget.is_some_and(|budget| index > start && bytes + row_bytes > budget);
+        if index - start == max_rows || over_budget {
+            batches.push(index - start);
             start = index;
             bytes = 0;
         }
         bytes += row_bytes;
     }
     if start < rows.len() {
-        batches.push(&rows[start..]);
+        batches.push(rows.len() - start);
     }
-    Ok(batches)
+    batches
+}
+
+/// Splits owned rows into consecutive batches of the given sizes, without copying values.
+pub(crate) fn split_rows(rows: Vec<Vec<Value>>, sizes: &[usize]) -> Vec<Vec<Vec<Value>>> {
+    let mut rows = rows.into_iter();
+    sizes
+        .iter()
+        .map(|&size| rows.by_ref().take(size).collect())
+        .collect()
 }
 
 /// Estimates how many bytes a row's values take in a statement sent to the server.
-fn estimated_bytes<M: Model>(row: &M, columns: &[usize]) -> Result<usize> {
-    let values = row.values()?;
-    let size = columns
-        .iter()
-        .map(|&index| match &values[index] {
+fn estimated_bytes(row: &[Value]) -> usize {
+    row.iter()
+        .map(|value| match value {
             Value::String(Some(text)) => text.len() + 16,
             Value::Bytes(Some(bytes)) => bytes.len() + 16,
             Value::Json(Some(json)) => json.to_string().len() + 16,
             _ => 24,
         })
-        .sum();
-    Ok(size)
+        .sum()
 }
 
 pub(crate) async fn insert_one<M: Model, E: Executor + ?Sized>(db: &E, row: &M) -> Result<M> {
     let columns = insert_columns(row);
-    let insert = insert_statement(std::slice::from_ref(row), &columns)?;
+    let values = picked_values(std::slice::from_ref(row), &columns)?;
+    let insert = insert_statement::<M>(values, &columns)?;
     if db.backend().capabilities().insert_returning {
         let names: Vec<&'static str> = M::COLUMNS.iter().map(|column| column.name).collect();
         let returning = QueryStatement::InsertReturning(&insert, &names);
@@ -164,15 +186,18 @@ pub(crate) async fn insert_many<M: Model, E: Executor + ?Sized>(db: &E, rows: &[
         return Ok(0);
     }
     let columns = common_columns(rows)?;
-    let batches = batches(db, rows, &columns)?;
-    if let [only] = batches.as_slice() {
-        return insert_chunk(db, only, &columns).await;
+    let values = picked_values(rows, &columns)?;
+    let sizes = batch_sizes(db, &values, columns.len());
+    let mut batches = split_rows(values, &sizes);
+    if batches.len() == 1 {
+        let only = batches.pop().unwrap_or_default();
+        return insert_chunk::<M, E>(db, only, &columns).await;
     }
     // Several statements: run them in one transaction so a failure leaves no partial batch.
     let tx = db.begin().await?;
     let mut inserted = 0;
     for chunk in batches {
-        inserted += insert_chunk(&tx, chunk, &columns).await?;
+        inserted += insert_chunk::<M, _>(&tx, chunk, &columns).await?;
     }
     tx.commit().await?;
     Ok(inserted)
@@ -180,10 +205,10 @@ pub(crate) async fn insert_many<M: Model, E: Executor + ?Sized>(db: &E, rows: &[
 
 async fn insert_chunk<M: Model, E: Executor + ?Sized>(
     db: &E,
-    rows: &[M],
+    rows: Vec<Vec<Value>>,
     columns: &[usize],
 ) -> Result<u64> {
-    let insert = insert_statement(rows, columns)?;
+    let insert = insert_statement::<M>(rows, columns)?;
     let statement = render(db, QueryStatement::Insert(&insert), "INSERT", M::TABLE);
     Ok(db.execute(statement).await?.rows_affected)
 }
