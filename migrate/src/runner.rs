@@ -326,9 +326,10 @@ impl Migrator {
     /// # Errors
     ///
     /// [`MigrateError::Dirty`] when a migration failed earlier, [`MigrateError::Drift`] when
-    /// an applied file changed, [`MigrateError::OutOfOrder`] in strict mode, a lock timeout,
-    /// and the error of a failing migration (which is then recorded as failed when it ran
-    /// statement by statement, or rolled back when it ran in a transaction).
+    /// an applied file changed, [`MigrateError::OutOfOrder`] in strict mode, and a lock
+    /// timeout. A failing migration's error is returned too. A migration that ran statement
+    /// by statement is then recorded as failed; one that ran in a transaction is rolled
+    /// back.
     pub async fn up(&self, db: &Database, target: Option<i64>) -> Result<Report> {
         locked!(self, db, |session| self.up_locked(&session, target).await)
     }

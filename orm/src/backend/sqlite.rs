@@ -82,34 +82,9 @@ impl SqliteBackend {
     /// [`Error::InvalidUrl`] for a URL sqlx cannot parse, and the connection error when the
     /// file cannot be opened or created.
     pub async fn connect(url: &str, settings: &crate::ConnectOptions) -> Result<Self> {
-        let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-        let path = path.split('?').next().unwrap_or_default();
-        if path.is_empty() {
-            // SQLite would open a private temporary database per connection, so each pooled
-            // connection would see different tables.
-            return Err(Error::InvalidUrl {
-                url: url.to_owned(),
-                reason: String::from(
-                    "the URL names no database file; use sqlite:path/to/app.db, or \
-                     sqlite::memory: for one in-memory database",
-                ),
-            });
-        }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|error| Error::InvalidUrl {
-                url: crate::error::redact_url(url),
-                reason: crate::database::scrub(&error.to_string(), url),
-            })?
-            .create_if_missing(true);
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        // Write-ahead logging lets readers go on while one connection writes. An in-memory
-        // database has no log file to write ahead to.
-        let options = if in_memory {
-            options
-        } else {
-            options.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        };
+        let (options, in_memory) = parse_url(url)?;
         let namespace = Some(options.get_filename().display().to_string());
+
         let keep_alive = if in_memory {
             let conn = options
                 .connect()
@@ -119,6 +94,7 @@ impl SqliteBackend {
         } else {
             None
         };
+
         let connector = SqlxConnector::new(options, crate::error::redact_url(url));
         let connector = settings.apply_after_connect(connector);
         let target = std::sync::Arc::from(connector.label());
@@ -134,6 +110,7 @@ impl SqliteBackend {
             ),
             _keep_alive: keep_alive,
         };
+
         backend.probe_limits().await?;
         Ok(backend)
     }
@@ -173,6 +150,40 @@ impl SqliteBackend {
         self.capabilities.max_bind_parameters = max_variables(&options, version);
         Ok(())
     }
+}
+
+/// Parses a `sqlite:` URL into connect options, and returns whether it names an in-memory
+/// database.
+fn parse_url(url: &str) -> Result<(SqliteConnectOptions, bool)> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() {
+        // SQLite would open a private temporary database per connection, so each pooled
+        // connection would see different tables.
+        return Err(Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: String::from(
+                "the URL names no database file; use sqlite:path/to/app.db, or \
+                 sqlite::memory: for one in-memory database",
+            ),
+        });
+    }
+
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|error| Error::InvalidUrl {
+            url: crate::error::redact_url(url),
+            reason: crate::database::scrub(&error.to_string(), url),
+        })?
+        .create_if_missing(true);
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    // Write-ahead logging lets readers go on while one connection writes. An in-memory
+    // database has no log file to write ahead to.
+    let options = if in_memory {
+        options
+    } else {
+        options.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+    };
+    Ok((options, in_memory))
 }
 
 fn connect_error(url: &str, error: sqlx::Error) -> Error {
