@@ -4,7 +4,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr};
 
-const STRUCT_KEYS: &[&str] = &["table"];
+const STRUCT_KEYS: &[&str] = &["table", "belongs_to", "has_one", "has_many", "many_to_many"];
 const FIELD_KEYS: &[&str] = &[
     "primary_key",
     "auto_increment",
@@ -20,6 +20,56 @@ const FIELD_KEYS: &[&str] = &[
 #[derive(Default)]
 pub(crate) struct StructOptions {
     pub(crate) table: Option<LitStr>,
+    pub(crate) relations: Vec<RelationOptions>,
+}
+
+/// The kinds of relation a model can declare.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RelationKind {
+    BelongsTo,
+    HasOne,
+    HasMany,
+    ManyToMany,
+}
+
+impl RelationKind {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "belongs_to" => Some(Self::BelongsTo),
+            "has_one" => Some(Self::HasOne),
+            "has_many" => Some(Self::HasMany),
+            "many_to_many" => Some(Self::ManyToMany),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::BelongsTo => "belongs_to",
+            Self::HasOne => "has_one",
+            Self::HasMany => "has_many",
+            Self::ManyToMany => "many_to_many",
+        }
+    }
+}
+
+/// One `belongs_to(...)`, `has_one(...)`, `has_many(...)` or `many_to_many(...)`.
+pub(crate) struct RelationOptions {
+    pub(crate) kind: RelationKind,
+    pub(crate) span: Span,
+    /// The related model.
+    pub(crate) model: syn::Path,
+    /// The method name; by convention the related model in snake_case, plural for lists.
+    pub(crate) name: Option<LitStr>,
+    /// The foreign key field, on this model for belongs_to and on the related model for
+    /// has_one and has_many.
+    pub(crate) foreign_key: Option<LitStr>,
+    /// The join table model of many_to_many.
+    pub(crate) through: Option<syn::Path>,
+    /// The join table's field that refers to this model (many_to_many).
+    pub(crate) from: Option<LitStr>,
+    /// The join table's field that refers to the related model (many_to_many).
+    pub(crate) to: Option<LitStr>,
 }
 
 /// Options of one field's attributes. Each flag keeps the span it was written at.
@@ -74,6 +124,10 @@ pub(crate) fn parse_struct(attrs: &[Attribute], errors: &mut Errors) -> StructOp
                     return Err(syn::Error::new(value.span(), "`table` cannot be empty"));
                 }
                 options.table = Some(value);
+                Ok(())
+            } else if let Some(kind) = RelationKind::from_name(&path_name(&meta.path)) {
+                let relation = parse_relation(kind, &meta)?;
+                options.relations.push(relation);
                 Ok(())
             } else {
                 let name = path_name(&meta.path);
@@ -152,6 +206,95 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Errors) -> FieldOpti
         }
     }
     options
+}
+
+/// Parses the arguments of a relation: the related model first, then named options.
+fn parse_relation(
+    kind: RelationKind,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+) -> syn::Result<RelationOptions> {
+    let span = meta.path.span();
+    let mut model: Option<syn::Path> = None;
+    let mut name = None;
+    let mut foreign_key = None;
+    let mut through = None;
+    let mut from = None;
+    let mut to = None;
+    let allowed: &[&str] = match kind {
+        RelationKind::ManyToMany => &["name", "through", "from", "to"],
+        _ => &["name", "foreign_key"],
+    };
+    meta.parse_nested_meta(|inner| {
+        let key = path_name(&inner.path);
+        if !inner.input.peek(syn::Token![=]) {
+            if model.is_some() {
+                return Err(inner.error(format!(
+                    "`{}` takes one related model; `{key}` is a second one",
+                    kind.name()
+                )));
+            }
+            model = Some(inner.path.clone());
+            return Ok(());
+        }
+        if !allowed.contains(&key.as_str()) {
+            return Err(inner.error(format!(
+                "unknown `{}` option `{key}`; expected the related model, then: {}",
+                kind.name(),
+                allowed.join(", ")
+            )));
+        }
+        if key == "through" {
+            if through.is_some() {
+                return Err(inner.error("duplicate option `through`"));
+            }
+            through = Some(inner.value()?.parse::<syn::Path>()?);
+            return Ok(());
+        }
+        let value: LitStr = inner.value()?.parse()?;
+        if value.value().is_empty() {
+            return Err(syn::Error::new(
+                value.span(),
+                format!("`{key}` cannot be empty"),
+            ));
+        }
+        let slot = match key.as_str() {
+            "name" => &mut name,
+            "foreign_key" => &mut foreign_key,
+            "from" => &mut from,
+            _ => &mut to,
+        };
+        if slot.is_some() {
+            return Err(inner.error(format!("duplicate option `{key}`")));
+        }
+        *slot = Some(value);
+        Ok(())
+    })?;
+    let Some(model) = model else {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "`{}` needs the related model, as in `{}(User)`",
+                kind.name(),
+                kind.name()
+            ),
+        ));
+    };
+    if kind == RelationKind::ManyToMany && through.is_none() {
+        return Err(syn::Error::new(
+            span,
+            "`many_to_many` needs its join table model, as in `many_to_many(Tag, through = PostTag)`",
+        ));
+    }
+    Ok(RelationOptions {
+        kind,
+        span,
+        model,
+        name,
+        foreign_key,
+        through,
+        from,
+        to,
+    })
 }
 
 fn path_name(path: &syn::Path) -> String {

@@ -7,7 +7,7 @@ use syn::{
     Data, DeriveInput, Fields, FieldsNamed, GenericArgument, Ident, PathArguments, Type, Visibility,
 };
 
-use crate::attr::{Errors, FieldOptions, parse_field, parse_struct};
+use crate::attr::{Errors, FieldOptions, RelationKind, RelationOptions, parse_field, parse_struct};
 
 /// One stored column, as the generated code needs it.
 struct Column {
@@ -80,7 +80,13 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         Some(table) => table.value(),
         None => snake_case(&input.ident.to_string()),
     };
-    Ok(generate(input, &table, &columns, &skipped))
+    Ok(generate(
+        input,
+        &table,
+        &columns,
+        &skipped,
+        &struct_options.relations,
+    ))
 }
 
 /// Returns the named fields of a struct, or an error naming the kind of item that was
@@ -209,6 +215,7 @@ fn generate(
     table: &str,
     columns: &[Column],
     skipped: &[Ident],
+    relations: &[RelationOptions],
 ) -> TokenStream {
     let ident = &input.ident;
     let vis = &input.vis;
@@ -280,11 +287,22 @@ fn generate(
         let name = &column.name;
         let doc = format!("The `{name}` column.");
         let const_vis = constant_visibility(vis);
+        let field = &column.ident;
         quote! {
             #[doc = #doc]
-            #const_vis const #constant: ::covet::Column<#ident, #ty> = ::covet::Column::new(#name, #index);
+            #const_vis const #constant: ::covet::Column<#ident, #ty> = {
+                fn get(row: &#ident) -> &#ty {
+                    &row.#field
+                }
+                ::covet::Column::new(#name, #index, get)
+            };
         }
     });
+
+    let single_key = single_key(ident, &keys);
+    let relation_methods = relations
+        .iter()
+        .map(|relation| relation_method(ident, vis, relation));
 
     quote! {
         const _: () = {
@@ -324,8 +342,100 @@ fn generate(
             #[automatically_derived]
             impl #ident {
                 #(#constants)*
+                #(#relation_methods)*
             }
+
+            #single_key
         };
+    }
+}
+
+/// Generates the `SingleKey` implementation of a model with one key column.
+fn single_key(ident: &Ident, keys: &[&Column]) -> TokenStream {
+    let [key] = keys else {
+        return TokenStream::new();
+    };
+    let ty = &key.ty;
+    let constant = format_ident!("{}", unraw(&key.ident).to_uppercase());
+    quote! {
+        #[automatically_derived]
+        impl ::covet::SingleKey for #ident {
+            type Key = #ty;
+            const KEY: ::covet::Column<Self, #ty> = #ident::#constant;
+        }
+    }
+}
+
+/// Generates the method that returns a declared relation, with the key columns found by
+/// convention unless the attribute names them.
+fn relation_method(ident: &Ident, vis: &Visibility, relation: &RelationOptions) -> TokenStream {
+    let model = &relation.model;
+    let model_name = model
+        .segments
+        .last()
+        .map(|segment| snake_case(&segment.ident.to_string()))
+        .unwrap_or_default();
+    let own_name = snake_case(&ident.to_string());
+    let field = |option: &Option<syn::LitStr>, default: String| {
+        let name = option.as_ref().map_or(default, syn::LitStr::value);
+        format_ident!("{}", name.to_uppercase(), span = relation.span)
+    };
+    let method_name = match (&relation.name, relation.kind) {
+        (Some(name), _) => name.value(),
+        (None, RelationKind::BelongsTo | RelationKind::HasOne) => model_name.clone(),
+        (None, RelationKind::HasMany | RelationKind::ManyToMany) => format!("{model_name}s"),
+    };
+    let method = format_ident!("{}", method_name, span = relation.span);
+    let span = relation.span;
+    let (cardinality, body, doc) = match relation.kind {
+        RelationKind::BelongsTo => {
+            let foreign_key = field(&relation.foreign_key, format!("{model_name}_id"));
+            (
+                quote!(::covet::One),
+                quote_spanned! {span=>
+                    ::covet::Relation::belongs_to(#ident::#foreign_key, <#model as ::covet::SingleKey>::KEY)
+                },
+                format!("The `{model_name}` this row belongs to (a belongs-to relation)."),
+            )
+        }
+        RelationKind::HasOne | RelationKind::HasMany => {
+            let foreign_key = field(&relation.foreign_key, format!("{own_name}_id"));
+            let (cardinality, constructor, what) = if relation.kind == RelationKind::HasOne {
+                (quote!(::covet::One), quote!(has_one), "has-one")
+            } else {
+                (quote!(::covet::Many), quote!(has_many), "has-many")
+            };
+            (
+                cardinality,
+                quote_spanned! {span=>
+                    ::covet::Relation::#constructor(<#ident as ::covet::SingleKey>::KEY, #model::#foreign_key)
+                },
+                format!("The `{model_name}` rows of this row (a {what} relation)."),
+            )
+        }
+        RelationKind::ManyToMany => {
+            let through = relation.through.as_ref().expect("checked when parsed");
+            let from = field(&relation.from, format!("{own_name}_id"));
+            let to = field(&relation.to, format!("{model_name}_id"));
+            (
+                quote!(::covet::Many),
+                quote_spanned! {span=>
+                    ::covet::Relation::many_to_many(
+                        <#ident as ::covet::SingleKey>::KEY,
+                        #through::#from,
+                        #through::#to,
+                        <#model as ::covet::SingleKey>::KEY,
+                    )
+                },
+                format!("The `{model_name}` rows linked to this row through a join table."),
+            )
+        }
+    };
+    quote! {
+        #[doc = #doc]
+        #vis fn #method() -> ::covet::Relation<#ident, #model, #cardinality> {
+            #body
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use crate::value::{Field, SqlType, ValueOf};
 pub struct Column<M, T> {
     name: &'static str,
     index: usize,
-    _marker: PhantomData<fn() -> (M, T)>,
+    get: fn(&M) -> &T,
 }
 
 impl<M, T> Clone for Column<M, T> {
@@ -38,20 +38,22 @@ impl<M, T> fmt::Debug for Column<M, T> {
 }
 
 impl<M, T> Column<M, T> {
-    /// Creates a handle for the column at `index` of the model's columns. Generated code
-    /// calls this; `index` must match the model's column order.
+    /// Creates a handle for the column at `index` of the model's columns, whose field
+    /// `get` returns. Generated code calls this; `index` must match the model's column
+    /// order.
     #[doc(hidden)]
-    pub const fn new(name: &'static str, index: usize) -> Self {
-        Self {
-            name,
-            index,
-            _marker: PhantomData,
-        }
+    pub const fn new(name: &'static str, index: usize, get: fn(&M) -> &T) -> Self {
+        Self { name, index, get }
     }
 
     /// Returns the column name.
     pub const fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// Returns this column's field of `row`.
+    pub fn get<'a>(&self, row: &'a M) -> &'a T {
+        (self.get)(row)
     }
 }
 

@@ -31,11 +31,14 @@ pub struct Capabilities {
     pub stores_nan: bool,
     /// Whether a LIKE pattern may contain a NUL character (SQLite ends the pattern there).
     pub nul_in_like: bool,
+    /// Whether a list of values can be bound as one array parameter, as in PostgreSQL's
+    /// `= ANY($1)`. Relation loading then sends one statement shape for any number of keys.
+    pub array_parameters: bool,
 }
 
 impl Capabilities {
-    /// Creates capabilities from their parts. The later fields start as supported; a
-    /// backend that lacks one sets it to `false`.
+    /// Creates capabilities from their parts. The later fields start as supported, except
+    /// `array_parameters`, which starts unsupported; a backend changes what differs.
     pub fn new(
         insert_returning: bool,
         max_bind_parameters: usize,
@@ -51,6 +54,7 @@ impl Capabilities {
             decimal_comparison: true,
             stores_nan: true,
             nul_in_like: true,
+            array_parameters: false,
         }
     }
 }

@@ -68,12 +68,10 @@ impl PostgresBackend {
             pool: Pool::new(connector, settings.pool_config().clone()),
             namespace,
             target,
-            capabilities: Capabilities::new(
-                true,
-                MAX_BIND_PARAMETERS,
-                UpsertStyle::OnConflict,
-                false,
-            ),
+            capabilities: Capabilities {
+                array_parameters: true,
+                ..Capabilities::new(true, MAX_BIND_PARAMETERS, UpsertStyle::OnConflict, false)
+            },
         };
         let first = backend.acquire().await;
         drop(first.map_err(|error| crate::database::scrub_error(error, url))?);

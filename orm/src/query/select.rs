@@ -21,6 +21,18 @@ pub struct Select<M> {
     _marker: PhantomData<fn() -> M>,
 }
 
+impl<M> Clone for Select<M> {
+    fn clone(&self) -> Self {
+        Self {
+            filter: self.filter.clone(),
+            order: self.order.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            _marker: PhantomData,
+        }
+    }
+}
+
 impl<M> fmt::Debug for Select<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Select")
@@ -140,7 +152,7 @@ impl<M: Model> Select<M> {
     }
 
     /// Checks that the backend can run this query's filter and sort as written.
-    fn check_backend(&self, backend: &dyn Backend) -> Result<()> {
+    pub(crate) fn check_backend(&self, backend: &dyn Backend) -> Result<()> {
         let mut needs = self.filter.as_ref().map(Filter::needs).unwrap_or_default();
         let sorts_decimal = self.order.iter().any(|(name, _)| {
             M::COLUMNS
