@@ -208,6 +208,39 @@ impl<P: Model, C: Model, K> fmt::Debug for Relation<P, C, K> {
     }
 }
 
+impl<P: Model, C: Model, K> Relation<P, C, K> {
+    /// Returns the same relation without its cardinality, for joins, where each pair of
+    /// rows is one result whatever the cardinality.
+    pub(crate) fn erase_cardinality(self) -> Relation<P, C, ()> {
+        Relation {
+            parent_column: self.parent_column,
+            parent_key: self.parent_key,
+            child_column: self.child_column,
+            child_key: self.child_key,
+            through: self.through,
+            query: self.query,
+            _cardinality: PhantomData,
+        }
+    }
+
+    pub(crate) fn parent_column(&self) -> &'static str {
+        self.parent_column
+    }
+
+    pub(crate) fn child_column(&self) -> &'static str {
+        self.child_column
+    }
+
+    pub(crate) fn through_table(&self) -> Option<(&'static str, &'static str, &'static str)> {
+        self.through
+            .map(|through| (through.table, through.parent_column, through.child_column))
+    }
+
+    pub(crate) fn query(&self) -> &Select<C> {
+        &self.query
+    }
+}
+
 impl<P: Model, C: Model> Relation<P, C, One> {
     /// Each `P` row refers to one `C` row: `foreign_key` on `P` holds the value of
     /// `key` on `C`. A NULL foreign key has no related row.
@@ -336,23 +369,6 @@ impl<P: Model, C: Model, K: Cardinality> Relation<P, C, K> {
     {
         let groups = self.load_groups(db, parents).await?;
         Ok(groups.into_iter().map(K::collect).collect())
-    }
-
-    pub(crate) fn parent_column(&self) -> &'static str {
-        self.parent_column
-    }
-
-    pub(crate) fn child_column(&self) -> &'static str {
-        self.child_column
-    }
-
-    pub(crate) fn through_table(&self) -> Option<(&'static str, &'static str, &'static str)> {
-        self.through
-            .map(|through| (through.table, through.parent_column, through.child_column))
-    }
-
-    pub(crate) fn query(&self) -> &Select<C> {
-        &self.query
     }
 
     /// Returns, for each parent in order, the related rows.

@@ -331,6 +331,69 @@ backend_tests! {
     }
 }
 
+backend_tests! {
+    async fn joins_return_pairs_of_models(db) {
+        create_tables(&db).await?;
+        seed(&db, 0..3, 2, 0).await?;
+        let lonely = User { id: 0, name: "no posts".into() }.insert(&db).await?;
+
+        let pairs = User::query()
+            .filter(User::NAME.ne("user 1"))
+            .order_by_asc(User::ID)
+            .join(User::posts())
+            .filter_joined(Post::TITLE.ends_with("post 1"))
+            .order_by_joined(Post::ID, covet::Order::Asc)
+            .all(&db)
+            .await?;
+        let titles: Vec<(&str, &str)> =
+            pairs.iter().map(|(user, post)| (user.name.as_str(), post.title.as_str())).collect();
+        assert_eq!(titles, [("user 0", "user 0 post 1"), ("user 2", "user 2 post 1")]);
+        assert!(pairs.iter().all(|(user, post)| post.user_id == user.id));
+
+        // A left join keeps the user without posts, with None; a filter on the relation
+        // narrows the right side without dropping left rows.
+        let pairs = User::query()
+            .order_by_asc(User::ID)
+            .left_join(User::posts().filter(Post::TITLE.ends_with("post 0")))
+            .all(&db)
+            .await?;
+        assert_eq!(pairs.len(), 4);
+        assert_eq!(pairs[3], (lonely, None));
+        for (user, post) in &pairs[..3] {
+            assert_eq!(post.as_ref().map(|p| p.title.clone()), Some(format!("{} post 0", user.name)));
+        }
+
+        // Many-to-many joins pass through the join table.
+        let posts = Post::query().order_by_asc(Post::ID).all(&db).await?;
+        let tag = Tag { id: 0, name: "rust".into() }.insert(&db).await?;
+        PostTag { post_id: posts[2].id, tag_id: tag.id }.insert(&db).await?;
+        let tagged = Post::query().join(Post::tags()).all(&db).await?;
+        assert_eq!(tagged, [(posts[2].clone(), tag.clone())]);
+        let all = Post::query().order_by_asc(Post::ID).left_join(Post::tags()).all(&db).await?;
+        assert_eq!(all.len(), posts.len());
+        assert_eq!(all[2].1, Some(tag));
+        assert_eq!(all[0].1, None);
+
+        // Belongs-to joins go the other way.
+        let authored = Post::query().order_by_asc(Post::ID).join(Post::user()).all(&db).await?;
+        assert_eq!(authored.len(), 6);
+        assert!(authored.iter().all(|(post, user)| post.user_id == user.id));
+        Ok(())
+    }
+
+    async fn a_self_join_is_refused_with_advice(db) {
+        create_tables(&db).await?;
+        let error = User::query()
+            .join(Relation::has_many(User::ID, User::ID))
+            .all(&db)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), covet::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("Select::with"), "{error}");
+        Ok(())
+    }
+}
+
 /// On PostgreSQL the keys travel as one array parameter, so the statement text is the
 /// same for 2 parents and for 500.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

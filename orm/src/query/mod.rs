@@ -11,12 +11,14 @@
 //! | SQLite | `SELECT "users"."id", ... FROM "users" WHERE "users"."age" >= ?` |
 
 mod delete;
+mod join;
 mod select;
 mod update;
 mod upsert;
 pub(crate) mod write;
 
 pub use self::delete::Delete;
+pub use self::join::{Inner, Join, JoinKind, LeftOuter};
 pub use self::select::Select;
 pub use self::update::Update;
 pub use self::upsert::{Upsert, UpsertResult};

@@ -151,6 +151,16 @@ impl<M: Model> Select<M> {
         }
     }
 
+    /// Returns the condition rows must match, if any.
+    pub(crate) fn condition(&self) -> Option<sea_query::Condition> {
+        self.filter.clone().map(Filter::into_condition)
+    }
+
+    /// Returns the sort keys: column names of `M` with their direction.
+    pub(crate) fn sort_keys(&self) -> &[(&'static str, Order)] {
+        &self.order
+    }
+
     /// Checks that the backend can run this query's filter and sort as written.
     pub(crate) fn check_backend(&self, backend: &dyn Backend) -> Result<()> {
         let mut needs = self.filter.as_ref().map(Filter::needs).unwrap_or_default();
