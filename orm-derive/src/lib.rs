@@ -2,6 +2,7 @@
 
 mod attr;
 mod embed;
+mod from_row;
 mod model;
 
 use proc_macro::TokenStream;
@@ -15,6 +16,16 @@ use syn::{DeriveInput, parse_macro_input};
 /// | attribute | meaning | default |
 /// |---|---|---|
 /// | `#[covet(table = "users")]` | the table name | the struct name in snake_case (`BlogPost` is `blog_post`) |
+/// | `#[covet(belongs_to(User))]` | adds `fn user() -> Relation<Self, User, One>`: this model's `user_id` field holds a `User` key | `foreign_key = "author_id"`, `name = "author"` override the field and the method |
+/// | `#[covet(has_one(Profile))]` | adds `fn profile() -> Relation<Self, Profile, One>`: `Profile`'s `{self}_id` field holds this model's key | `foreign_key`, `name` as above |
+/// | `#[covet(has_many(Post))]` | adds `fn posts() -> Relation<Self, Post, Many>`, with the key found as for `has_one` | `foreign_key`, `name` as above |
+/// | `#[covet(many_to_many(Tag, through = PostTag))]` | adds `fn tags() -> Relation<Self, Tag, Many>`: rows of the join model `PostTag` pair `{self}_id` with `tag_id` | `from = "post_id"`, `to = "tag_id"`, `name` |
+///
+/// Relation keys refer to the single-column primary key of the model on the other side
+/// (see `covet::SingleKey`), and both ends must have the same key type, `Option` aside. A
+/// misspelled or missing foreign key field is a compile error at the attribute. Two
+/// relations to the same model trip clippy's `duplicated_attributes` lint, a known false
+/// positive; allow it on the struct.
 ///
 /// # Field attributes
 ///
@@ -37,6 +48,33 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     model::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `covet::query::FromRow` for a struct with named fields, so that a query's
+/// selected columns and aggregates are read into it, in field order:
+///
+/// ```ignore
+/// #[derive(FromRow)]
+/// struct PostsPerUser {
+///     user_id: i64,
+///     posts: i64,
+/// }
+///
+/// let rows: Vec<PostsPerUser> = Post::query()
+///     .select_into((Post::USER_ID, count_rows()))
+///     .group_by(Post::USER_ID)
+///     .all(&db)
+///     .await?;
+/// ```
+///
+/// Every field type must implement `covet::Field`. A selection with a different number of
+/// items than the struct has fields fails with `Error::InvalidInput` before it runs.
+#[proc_macro_derive(FromRow)]
+pub fn derive_from_row(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    from_row::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

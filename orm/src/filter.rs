@@ -48,7 +48,7 @@ pub(crate) struct Needs {
 }
 
 impl Needs {
-    fn union(self, other: Needs) -> Needs {
+    pub(crate) fn union(self, other: Needs) -> Needs {
         Needs {
             decimal_comparison: self.decimal_comparison || other.decimal_comparison,
             nul_in_like: self.nul_in_like || other.nul_in_like,

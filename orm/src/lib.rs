@@ -63,7 +63,7 @@ mod trace;
 mod transaction;
 mod value;
 
-pub use covet_derive::Model;
+pub use covet_derive::{FromRow, Model};
 pub use sea_query::Order;
 
 pub use crate::column::{Column, ColumnRef, TextLike, escape_like};
@@ -73,6 +73,7 @@ pub use crate::error::{DatabaseError, Error, ErrorKind, Result, redact_url};
 pub use crate::executor::Executor;
 pub use crate::filter::Filter;
 pub use crate::model::{ColumnInfo, Model};
+pub use crate::query::{FromRow, count_rows};
 pub use crate::raw::{Raw, raw};
 pub use crate::relation::{Load, Loaded, Many, One, Relation, SingleKey};
 pub use crate::row::RowReader;

@@ -11,6 +11,9 @@ use async_trait::async_trait;
 use covet::backend::{Backend, ExecResult, RowSink, Statement};
 use covet::{Database, Executor, Model, Relation, Transaction};
 
+// Two relations to the same model repeat its name, which clippy's duplicated_attributes
+// lint mistakes for a repeated attribute (rust-clippy#12923).
+#[allow(clippy::duplicated_attributes)]
 #[derive(Model, Debug, Clone, PartialEq)]
 #[covet(table = "users", has_many(Post), has_one(Profile))]
 #[covet(has_many(Post, foreign_key = "editor_id", name = "edited_posts"))]
@@ -20,6 +23,7 @@ struct User {
     name: String,
 }
 
+#[allow(clippy::duplicated_attributes)]
 #[derive(Model, Debug, Clone, PartialEq)]
 #[covet(table = "posts", belongs_to(User), has_many(Comment))]
 #[covet(many_to_many(Tag, through = PostTag))]

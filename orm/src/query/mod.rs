@@ -12,6 +12,7 @@
 
 mod delete;
 mod join;
+mod project;
 mod select;
 mod update;
 mod upsert;
@@ -19,6 +20,11 @@ pub(crate) mod write;
 
 pub use self::delete::Delete;
 pub use self::join::{Inner, Join, JoinKind, LeftOuter};
+pub use self::project::{
+    Aggregate, FromRow, Nullable, Numeric, SelectAs, SelectItem, Selection, count_rows,
+};
+#[doc(hidden)]
+pub use self::project::{Cast, Projected};
 pub use self::select::Select;
 pub use self::update::Update;
 pub use self::upsert::{Upsert, UpsertResult};

@@ -126,7 +126,7 @@ impl<M: Model> Select<M> {
         select
     }
 
-    fn apply_clauses(&self, select: &mut SelectStatement) {
+    pub(crate) fn apply_clauses(&self, select: &mut SelectStatement) {
         if let Some(filter) = &self.filter {
             select.cond_where(filter.clone().into_condition());
         }
@@ -149,6 +149,17 @@ impl<M: Model> Select<M> {
         if let Some(offset) = self.offset {
             select.offset(offset.min(largest));
         }
+    }
+
+    /// Returns the backend capabilities the filter relies on.
+    pub(crate) fn filter_needs(&self) -> crate::filter::Needs {
+        self.filter.as_ref().map(Filter::needs).unwrap_or_default()
+    }
+
+    /// Sets a limit unless one is set.
+    pub(crate) fn limit_if_unset(mut self, limit: u64) -> Self {
+        self.limit.get_or_insert(limit);
+        self
     }
 
     /// Returns the condition rows must match, if any.
