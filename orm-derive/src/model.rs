@@ -74,6 +74,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             ),
         ));
     }
+    check_relation_names(&struct_options.relations, &mut errors);
     errors.finish()?;
 
     let table = match &struct_options.table {
@@ -366,26 +367,55 @@ fn single_key(ident: &Ident, keys: &[&Column]) -> TokenStream {
     }
 }
 
+/// Returns the snake_case name of the last segment of a model path.
+fn model_snake_name(model: &syn::Path) -> String {
+    model
+        .segments
+        .last()
+        .map(|segment| snake_case(&segment.ident.to_string()))
+        .unwrap_or_default()
+}
+
+/// Returns the name of a relation's method: its `name`, or the related model in
+/// snake_case, with an `s` for lists.
+fn relation_method_name(relation: &RelationOptions) -> String {
+    let model_name = model_snake_name(&relation.model);
+    match (&relation.name, relation.kind) {
+        (Some(name), _) => name.value(),
+        (None, RelationKind::BelongsTo | RelationKind::HasOne) => model_name,
+        (None, RelationKind::HasMany | RelationKind::ManyToMany) => format!("{model_name}s"),
+    }
+}
+
+/// Rejects two relations whose methods would have the same name.
+fn check_relation_names(relations: &[RelationOptions], errors: &mut Errors) {
+    for (index, relation) in relations.iter().enumerate() {
+        let name = relation_method_name(relation);
+        if relations[..index]
+            .iter()
+            .any(|earlier| relation_method_name(earlier) == name)
+        {
+            errors.push(syn::Error::new(
+                relation.span,
+                format!(
+                    "two relations are named `{name}`; give this one another method name with `name = \"...\"`"
+                ),
+            ));
+        }
+    }
+}
+
 /// Generates the method that returns a declared relation, with the key columns found by
 /// convention unless the attribute names them.
 fn relation_method(ident: &Ident, vis: &Visibility, relation: &RelationOptions) -> TokenStream {
     let model = &relation.model;
-    let model_name = model
-        .segments
-        .last()
-        .map(|segment| snake_case(&segment.ident.to_string()))
-        .unwrap_or_default();
+    let model_name = model_snake_name(model);
     let own_name = snake_case(&ident.to_string());
     let field = |option: &Option<syn::LitStr>, default: String| {
         let name = option.as_ref().map_or(default, syn::LitStr::value);
         format_ident!("{}", name.to_uppercase(), span = relation.span)
     };
-    let method_name = match (&relation.name, relation.kind) {
-        (Some(name), _) => name.value(),
-        (None, RelationKind::BelongsTo | RelationKind::HasOne) => model_name.clone(),
-        (None, RelationKind::HasMany | RelationKind::ManyToMany) => format!("{model_name}s"),
-    };
-    let method = format_ident!("{}", method_name, span = relation.span);
+    let method = format_ident!("{}", relation_method_name(relation), span = relation.span);
     let span = relation.span;
     let (cardinality, body, doc) = match relation.kind {
         RelationKind::BelongsTo => {
