@@ -56,10 +56,13 @@ mod filter;
 mod model;
 pub mod query;
 mod raw;
+mod retry;
 mod row;
 pub mod schema;
+mod stats;
 mod trace;
 mod transaction;
+mod transaction_options;
 mod value;
 
 pub use covet_derive::Model;
@@ -73,8 +76,11 @@ pub use crate::executor::Executor;
 pub use crate::filter::Filter;
 pub use crate::model::{ColumnInfo, Model};
 pub use crate::raw::{Raw, raw};
+pub use crate::retry::{RetryPolicy, RetryableError};
 pub use crate::row::RowReader;
+pub use crate::stats::{OperationStats, QueryStats};
 pub use crate::transaction::Transaction;
+pub use crate::transaction_options::{IsolationLevel, TransactionOptions};
 pub use crate::value::{Field, SqlType, ValueOf};
 
 /// The sea-query crate covet builds its SQL with, re-exported so that applications and
