@@ -280,10 +280,10 @@ impl Database {
     }
 
     /// Runs `body` in a transaction begun with `options`, and runs it again in a new
-    /// transaction when an attempt fails with a retryable error: a serialization failure
-    /// (SQLSTATE 40001), a deadlock (40P01, MySQL 1213), a lock wait timeout (MySQL 1205),
-    /// or SQLite's busy or locked, whether `BEGIN`, a statement in `body`, or `COMMIT`
-    /// returned it. Each attempt's transaction is rolled back before the pause that
+    /// transaction when an attempt fails with a retryable error. Retryable are a
+    /// serialization failure (SQLSTATE 40001), a deadlock (40P01, MySQL 1213), a lock wait
+    /// timeout (MySQL 1205) and SQLite's busy or locked, whether `BEGIN`, a statement in
+    /// `body` or `COMMIT` returned them. Each attempt's transaction is rolled back before the pause that
     /// [`RetryPolicy`] sets, and each retry is logged at INFO level with the target
     /// `covet::transaction`.
     ///

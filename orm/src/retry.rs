@@ -12,10 +12,10 @@ use crate::transaction_options::TransactionOptions;
 /// How [`Database::transaction_with_retry`] runs a transaction again after a retryable
 /// failure.
 ///
-/// Attempt `n` (from 1) that fails with a retryable error is followed by a pause of
-/// `initial_backoff * 2^(n-1)`, capped at `max_backoff`, of which a random part of up to
-/// half is dropped (jitter), so that transactions that collided do not collide again in
-/// step. The defaults are 5 attempts, 10 ms initial backoff and 1 s maximum backoff.
+/// When attempt `n` (from 1) fails with a retryable error, the next one starts after
+/// `initial_backoff * 2^(n-1)`, capped at `max_backoff`. A random part of up to half of
+/// that pause is dropped (jitter), so that transactions that collided do not collide again
+/// in step. The defaults are 5 attempts, 10 ms initial backoff and 1 s maximum backoff.
 ///
 /// ```
 /// use std::time::Duration;
@@ -126,8 +126,8 @@ pub trait RetryableError: From<Error> {
     /// Returns the covet error inside, if this error came from the database layer.
     fn as_covet_error(&self) -> Option<&Error>;
 
-    /// Returns whether running the transaction again may succeed. The default asks
-    /// [`Error::is_retryable`] of the covet error inside.
+    /// Returns whether running the transaction again may succeed. The default returns
+    /// [`Error::is_retryable`] of the covet error inside, and `false` without one.
     fn is_retryable(&self) -> bool {
         self.as_covet_error().is_some_and(Error::is_retryable)
     }

@@ -143,7 +143,7 @@ pub struct OperationStats {
     pub errors: u64,
     /// The sum of their durations.
     pub total_duration: Duration,
-    /// The longest duration.
+    /// The maximum duration.
     pub max_duration: Duration,
 }
 

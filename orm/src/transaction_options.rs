@@ -3,9 +3,8 @@
 /// A transaction isolation level, from the weakest to the strongest, as the SQL standard
 /// names them.
 ///
-/// PostgreSQL and MySQL/MariaDB run the transaction at the requested level. PostgreSQL runs
-/// `ReadUncommitted` as `ReadCommitted`, which its documentation allows because the
-/// standard only sets a minimum. SQLite runs every transaction serializably: it has no
+/// PostgreSQL and MySQL/MariaDB run the transaction at the requested level, except that
+/// PostgreSQL runs `ReadUncommitted` as `ReadCommitted`, a stronger level. SQLite runs every transaction serializably: it has no
 /// weaker level, so each of these levels gets serializable isolation, which prevents every
 /// anomaly the weaker levels allow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

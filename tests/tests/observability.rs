@@ -119,8 +119,8 @@ where
     let Some(test_db) = TestDb::create(backend, test, options).await else {
         return;
     };
-    // The body keeps a thread-local subscriber or recorder, so it cannot move to a spawned
-    // task; catching the panic here still lets cleanup drop the database.
+    // The body runs here rather than in a spawned task because it uses this thread's
+    // subscriber or recorder. Catching its panic lets cleanup drop the database.
     let outcome = std::panic::AssertUnwindSafe(body(test_db.db.clone()))
         .catch_unwind()
         .await;
@@ -232,7 +232,7 @@ async fn check_slow_log_hides_values(backend: Backend) {
     .await;
 }
 
-/// Returns a statement that takes about 300 ms, and the rows it returns.
+/// Returns a statement that takes about 300 ms or more.
 fn sleeping_statement(db: &Database) -> &'static str {
     match db.backend().system_name() {
         "postgresql" => "SELECT pg_sleep(0.3)",
@@ -303,9 +303,12 @@ async fn check_nothing_slow(backend: Backend, options: ConnectOptions) {
     .await;
 }
 
+/// One recorded metric: its name, its labels as (key, value) pairs, and its value.
+type RecordedMetric = (String, Vec<(String, String)>, DebugValue);
+
 /// Returns the value of the metric `name` with the labels `table` and `operation`.
 fn metric<'a>(
-    recorded: &'a [(String, Vec<(String, String)>, DebugValue)],
+    recorded: &'a [RecordedMetric],
     name: &str,
     table: &str,
     operation: &str,
@@ -337,7 +340,7 @@ async fn check_metrics_facade(backend: Backend) {
     })
     .await;
 
-    let recorded: Vec<(String, Vec<(String, String)>, DebugValue)> = snapshotter
+    let recorded: Vec<RecordedMetric> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()

@@ -47,7 +47,7 @@ struct Label {
     name: String,
 }
 
-/// A policy that retries quickly, so the tests do not wait long between attempts.
+/// Returns a policy that retries quickly, so the tests do not wait long between attempts.
 fn quick_policy(attempts: u32) -> RetryPolicy {
     RetryPolicy::new()
         .max_attempts(attempts)
@@ -324,7 +324,7 @@ fn short_busy_timeout() -> ConnectOptions {
     ConnectOptions::new().after_connect("PRAGMA busy_timeout = 20")
 }
 
-// A current-thread runtime, so that the thread's tracing subscriber sees every event.
+// A current-thread runtime, so that the thread's tracing subscriber receives every event.
 #[tokio::test]
 async fn sqlite_busy_is_retried() {
     let events = RetryEvents::default();
@@ -384,7 +384,7 @@ async fn sqlite_busy_is_retried() {
 
 /// Makes the current attempt fail with a real retryable error from the database: a
 /// serialization failure raised by the server on PostgreSQL and MySQL, and on SQLite a
-/// write through the pool while `_holder` keeps the write lock.
+/// write through the pool while another connection holds the write lock.
 async fn fail_retryably(db: &Database, tx: &Transaction) -> covet::Result<()> {
     match db.backend().system_name() {
         "postgresql" => {

@@ -79,10 +79,11 @@ async fn isolation_in_effect(db: &Database, tx: &Transaction) -> covet::Result<O
     }
 }
 
-/// Finds the isolation level of a MySQL or MariaDB transaction from what it sees of a
-/// second connection's writes to `isolation_probe`. The server has no variable for it:
+/// Finds the isolation level of a MySQL or MariaDB transaction from which writes of a
+/// second connection to `isolation_probe` it reads. The server has no variable for it:
 /// `@@tx_isolation` is the session's level, which SET TRANSACTION leaves alone, and
-/// `information_schema.innodb_trx` is a cache refreshed every 0.1 s.
+/// `information_schema.innodb_trx` is cached: read at once, it showed the level of the
+/// transaction before.
 async fn observed_mysql_level(db: &Database, tx: &Transaction) -> covet::Result<String> {
     let other = db.dedicated_connection().await?;
     covet::raw("SET SESSION innodb_lock_wait_timeout = 1")
@@ -133,7 +134,7 @@ fn spelling(db: &Database, level: IsolationLevel) -> Option<String> {
     }
 }
 
-/// The level a transaction gets without options, as the server spells it.
+/// Returns the level a transaction gets without options, as the server spells it.
 fn default_level(db: &Database) -> Option<String> {
     match db.backend().system_name() {
         "postgresql" => spelling(db, IsolationLevel::ReadCommitted),

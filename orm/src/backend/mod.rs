@@ -25,7 +25,7 @@ use sea_query::Values;
 
 pub use self::capabilities::{AutoIncrementColumn, Capabilities, UpsertStyle};
 pub use self::statement::{ExecResult, QueryStatement, SchemaStatement, Statement};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::row::RowReader;
 use crate::transaction_options::TransactionOptions;
 use crate::value::SqlType;
@@ -121,12 +121,12 @@ pub trait BackendConnection: Send {
     /// # Errors
     ///
     /// The database's error, an error when a transaction is already open, and, in this
-    /// default implementation, [`Error::Unsupported`] for any options but the defaults.
+    /// default implementation, [`Error::Unsupported`](crate::Error::Unsupported) for any options but the defaults.
     async fn begin_with_options(&mut self, options: &TransactionOptions) -> Result<()> {
         if *options == TransactionOptions::default() {
             return self.begin().await;
         }
-        Err(Error::Unsupported {
+        Err(crate::error::Error::Unsupported {
             backend: "this backend",
             feature: "transaction isolation levels and read-only transactions",
         })
