@@ -124,7 +124,87 @@ pub(crate) struct BeginPlan {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use sea_query::Values;
+
     use super::*;
+    use crate::backend::{BackendConnection, ExecResult, RowSink};
+    use crate::error::{ErrorKind, Result};
+
+    /// A connection of a backend written outside covet, which keeps the trait's default
+    /// `begin_with_options`. It counts the transactions begun on it.
+    struct PlainConnection {
+        depth: usize,
+    }
+
+    #[async_trait]
+    impl BackendConnection for PlainConnection {
+        async fn execute(&mut self, _sql: Arc<str>, _values: Values) -> Result<ExecResult> {
+            Ok(ExecResult::default())
+        }
+
+        async fn execute_unprepared(&mut self, _sql: Arc<str>) -> Result<ExecResult> {
+            Ok(ExecResult::default())
+        }
+
+        async fn fetch(
+            &mut self,
+            _sql: Arc<str>,
+            _values: Values,
+            _sink: &mut RowSink<'_>,
+        ) -> Result<u64> {
+            Ok(0)
+        }
+
+        async fn begin(&mut self) -> Result<()> {
+            self.depth += 1;
+            Ok(())
+        }
+
+        async fn begin_with(&mut self, _statement: &'static str) -> Result<()> {
+            self.depth += 1;
+            Ok(())
+        }
+
+        async fn commit(&mut self) -> Result<()> {
+            self.depth -= 1;
+            Ok(())
+        }
+
+        async fn rollback(&mut self) -> Result<()> {
+            self.depth -= 1;
+            Ok(())
+        }
+
+        fn start_rollback(&mut self) {
+            self.depth -= 1;
+        }
+
+        async fn flush(&mut self) -> Result<()> {
+            Ok(())
+        }
+
+        fn transaction_depth(&self) -> usize {
+            self.depth
+        }
+    }
+
+    #[tokio::test]
+    async fn default_begin_with_options_rejects_options() {
+        let mut conn = PlainConnection { depth: 0 };
+        conn.begin_with_options(&TransactionOptions::new())
+            .await
+            .expect("default options begin a plain transaction");
+        assert_eq!(conn.transaction_depth(), 1);
+
+        let read_only = TransactionOptions::new().read_only(true);
+        let error = conn.begin_with_options(&read_only).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Unsupported);
+        assert!(error.to_string().contains("read-only"), "{error}");
+        assert_eq!(conn.transaction_depth(), 1, "nothing more was begun");
+    }
 
     #[test]
     fn begin_text_lists_options() {

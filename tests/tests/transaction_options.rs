@@ -251,6 +251,20 @@ single_connection_tests! {
         Ok(())
     }
 
+    async fn options_rejected_inside_transaction(db) {
+        let mut conn = db.backend().acquire().await?;
+        conn.begin().await?;
+        let error = conn
+            .begin_with_options(&read_only_serializable())
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+        assert!(error.to_string().contains("already open"), "{error}");
+        assert_eq!(conn.transaction_depth(), 1, "the open transaction is untouched");
+        conn.rollback().await?;
+        Ok(())
+    }
+
     async fn closure_form_uses_options(db) {
         create_tables(&db).await?;
         let rejected: covet::Result<()> = db
