@@ -9,6 +9,7 @@ use tokio::sync::Mutex;
 use crate::backend::{Backend, ExecResult, RowSink, Statement};
 use crate::error::Result;
 use crate::executor::{Executor, run_execute, run_fetch};
+use crate::stats::Observer;
 use crate::transaction::{Shared, Transaction};
 
 /// One connection opened outside the pool with
@@ -30,12 +31,13 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(crate) async fn open(backend: Arc<dyn Backend>) -> Result<Self> {
+    pub(crate) async fn open(backend: Arc<dyn Backend>, observer: Arc<Observer>) -> Result<Self> {
         let conn = backend.connect_dedicated().await?;
         Ok(Self {
             shared: Arc::new(Shared {
                 backend,
                 conn: Mutex::new(conn),
+                observer,
             }),
         })
     }
@@ -58,23 +60,35 @@ impl Executor for Connection {
     }
 
     async fn execute(&self, statement: Statement) -> Result<ExecResult> {
-        run_execute(self.shared.backend.as_ref(), statement, true, async {
-            Ok(self.shared.conn.lock().await)
-        })
+        run_execute(
+            self.shared.backend.as_ref(),
+            &self.shared.observer,
+            statement,
+            true,
+            async { Ok(self.shared.conn.lock().await) },
+        )
         .await
     }
 
     async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
-        run_execute(self.shared.backend.as_ref(), statement, false, async {
-            Ok(self.shared.conn.lock().await)
-        })
+        run_execute(
+            self.shared.backend.as_ref(),
+            &self.shared.observer,
+            statement,
+            false,
+            async { Ok(self.shared.conn.lock().await) },
+        )
         .await
     }
 
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
-        run_fetch(self.shared.backend.as_ref(), statement, sink, async {
-            Ok(self.shared.conn.lock().await)
-        })
+        run_fetch(
+            self.shared.backend.as_ref(),
+            &self.shared.observer,
+            statement,
+            sink,
+            async { Ok(self.shared.conn.lock().await) },
+        )
         .await
     }
 

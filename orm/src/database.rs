@@ -14,7 +14,10 @@ use crate::backend::{Backend, ExecResult, RowSink, Statement};
 use crate::connection::Connection;
 use crate::error::{Error, Result, redact_url};
 use crate::executor::{Executor, Owned, run_execute, run_fetch};
+use crate::retry::{RetryPolicy, RetryableError, run_with_retry};
+use crate::stats::{Observer, QueryStats, SlowQueryThreshold};
 use crate::transaction::Transaction;
+use crate::transaction_options::TransactionOptions;
 
 /// A database: one backend and its connection pool, opened from a URL.
 ///
@@ -28,6 +31,8 @@ use crate::transaction::Transaction;
 #[derive(Clone)]
 pub struct Database {
     backend: Arc<dyn Backend>,
+    /// Statement counters, shared with the transactions and connections begun from it.
+    observer: Arc<Observer>,
 }
 
 impl fmt::Debug for Database {
@@ -43,6 +48,7 @@ impl fmt::Debug for Database {
 pub struct ConnectOptions {
     pool: PoolConfig,
     after_connect: Vec<String>,
+    slow_query_threshold: SlowQueryThreshold,
 }
 
 impl ConnectOptions {
@@ -109,6 +115,18 @@ impl ConnectOptions {
     /// a failure fails the connect.
     pub fn after_connect(mut self, sql: impl Into<String>) -> Self {
         self.after_connect.push(sql.into());
+        self
+    }
+
+    /// Sets the duration from which a statement is logged as slow, at WARN level with the
+    /// target `covet::slow_query`, or `None` to turn the log off. The default is 1 s, and
+    /// `Duration::ZERO` logs every statement.
+    ///
+    /// The event carries the SQL text with placeholders (never the bound values), the
+    /// duration in `duration_ms`, the table in `db.collection.name` and the operation in
+    /// `db.operation.name`. The duration includes any wait for a pooled connection.
+    pub fn slow_query_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.slow_query_threshold = SlowQueryThreshold(threshold);
         self
     }
 
@@ -192,13 +210,16 @@ impl Database {
                 });
             }
         };
-        Ok(Self { backend })
+        let observer = Arc::new(Observer::new(options.slow_query_threshold));
+        Ok(Self { backend, observer })
     }
 
     /// Wraps a backend built by other code, such as a custom [`Backend`] implementation.
+    /// Statements slower than the default 1 s are logged as slow.
     pub fn from_backend(backend: impl Backend) -> Self {
         Self {
             backend: Arc::new(backend),
+            observer: Arc::default(),
         }
     }
 
@@ -213,7 +234,101 @@ impl Database {
     /// Dropping the future before it completes returns the connection to the pool, which
     /// rolls back a transaction that was begun.
     pub async fn begin(&self) -> Result<Transaction> {
-        Transaction::begin_on(Arc::clone(&self.backend)).await
+        let observer = Arc::clone(&self.observer);
+        Transaction::begin_on(Arc::clone(&self.backend), observer, None).await
+    }
+
+    /// Begins a transaction with an isolation level or as read-only; see
+    /// [`TransactionOptions`] for the statements each backend sends.
+    ///
+    /// # Errors
+    ///
+    /// As for [`begin`](Self::begin), and [`Error::Unsupported`] from a custom backend
+    /// that cannot apply the options.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`begin`](Self::begin). A connection whose options may have been half
+    /// applied when the future was dropped is closed instead of returned to the pool.
+    pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction> {
+        let observer = Arc::clone(&self.observer);
+        Transaction::begin_on(Arc::clone(&self.backend), observer, Some(options)).await
+    }
+
+    /// Runs `body` in a transaction begun with `options`, like
+    /// [`transaction`](Self::transaction).
+    ///
+    /// # Errors
+    ///
+    /// As for [`transaction`](Self::transaction) and [`begin_with`](Self::begin_with).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future rolls the transaction back.
+    pub async fn transaction_with<T, E, F, Fut>(
+        &self,
+        options: TransactionOptions,
+        body: F,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let tx = self.begin_with(options).await?;
+        tx.run(body).await
+    }
+
+    /// Runs `body` in a transaction begun with `options`, and runs it again in a new
+    /// transaction when an attempt fails with a retryable error. Retryable are a
+    /// serialization failure (SQLSTATE 40001), a deadlock (40P01, MySQL 1213), a lock wait
+    /// timeout (MySQL 1205) and SQLite's busy or locked, whether `BEGIN`, a statement in
+    /// `body` or `COMMIT` returned them. Each attempt's transaction is rolled back before the pause that
+    /// [`RetryPolicy`] sets, and each retry is logged at INFO level with the target
+    /// `covet::transaction`.
+    ///
+    /// `body` is called once per attempt, so it must not keep effects outside the
+    /// database from a failed attempt.
+    ///
+    /// ```no_run
+    /// # async fn demo(db: covet::Database) -> covet::Result<()> {
+    /// use covet::{IsolationLevel, RetryPolicy, TransactionOptions};
+    ///
+    /// let serializable = TransactionOptions::new().isolation(IsolationLevel::Serializable);
+    /// let total = db
+    ///     .transaction_with_retry(&RetryPolicy::new(), serializable, |tx| async move {
+    ///         covet::raw("UPDATE accounts SET balance = balance - 10 WHERE id = 1")
+    ///             .execute(&tx)
+    ///             .await?;
+    ///         covet::raw("SELECT SUM(balance) FROM accounts")
+    ///             .fetch_scalar::<i64, _>(&tx)
+    ///             .await
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when the policy is invalid (see [`RetryPolicy::validate`]),
+    /// a non-retryable error at once, and the last error when every attempt failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future rolls back the attempt in progress. Earlier attempts were
+    /// rolled back already.
+    pub async fn transaction_with_retry<T, E, F, Fut>(
+        &self,
+        policy: &RetryPolicy,
+        options: TransactionOptions,
+        body: F,
+    ) -> Result<T, E>
+    where
+        F: FnMut(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: RetryableError,
+    {
+        run_with_retry(self, policy, options, body).await
     }
 
     /// Runs `body` in a transaction that commits when it returns `Ok` and rolls back when
@@ -254,7 +369,7 @@ impl Database {
     ///
     /// [`Error::Connection`] when the connection cannot be opened.
     pub async fn dedicated_connection(&self) -> Result<Connection> {
-        Connection::open(Arc::clone(&self.backend)).await
+        Connection::open(Arc::clone(&self.backend), Arc::clone(&self.observer)).await
     }
 
     /// Returns the backend.
@@ -265,6 +380,18 @@ impl Database {
     /// Returns the pool's counts.
     pub fn pool_status(&self) -> PoolStatus {
         self.backend.pool_status()
+    }
+
+    /// Returns the counts and durations of the statements run so far, by table and
+    /// operation, through this database and the transactions and connections begun from
+    /// it. Clones of this handle share them.
+    pub fn query_stats(&self) -> QueryStats {
+        self.observer.snapshot()
+    }
+
+    /// Sets the counts of [`query_stats`](Self::query_stats) back to zero.
+    pub fn reset_query_stats(&self) {
+        self.observer.reset();
     }
 
     /// Returns the pool's totals: connections opened and closed by reason, acquires, waits,
@@ -288,23 +415,35 @@ impl Executor for Database {
     }
 
     async fn execute(&self, statement: Statement) -> Result<ExecResult> {
-        run_execute(self.backend.as_ref(), statement, true, async {
-            Ok(Owned(self.backend.acquire().await?))
-        })
+        run_execute(
+            self.backend.as_ref(),
+            &self.observer,
+            statement,
+            true,
+            async { Ok(Owned(self.backend.acquire().await?)) },
+        )
         .await
     }
 
     async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
-        run_execute(self.backend.as_ref(), statement, false, async {
-            Ok(Owned(self.backend.acquire().await?))
-        })
+        run_execute(
+            self.backend.as_ref(),
+            &self.observer,
+            statement,
+            false,
+            async { Ok(Owned(self.backend.acquire().await?)) },
+        )
         .await
     }
 
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
-        run_fetch(self.backend.as_ref(), statement, sink, async {
-            Ok(Owned(self.backend.acquire().await?))
-        })
+        run_fetch(
+            self.backend.as_ref(),
+            &self.observer,
+            statement,
+            sink,
+            async { Ok(Owned(self.backend.acquire().await?)) },
+        )
         .await
     }
 

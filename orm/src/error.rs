@@ -109,6 +109,8 @@ pub enum ErrorKind {
     SerializationFailure,
     /// The transaction was chosen as a deadlock victim, or a lock wait timed out. Retryable.
     Deadlock,
+    /// A write was attempted in a read-only transaction, or on a database opened read-only.
+    ReadOnly,
     /// Any other error reported by the database.
     OtherDatabase,
     /// See [`Error::PoolTimeout`].
@@ -212,6 +214,7 @@ impl fmt::Display for DatabaseError {
             ErrorKind::NotNullViolation => "not-null constraint violated",
             ErrorKind::SerializationFailure => "serialization failure, retry the transaction",
             ErrorKind::Deadlock => "deadlock or lock timeout, retry the transaction",
+            ErrorKind::ReadOnly => "write rejected in a read-only transaction or database",
             _ => "error",
         };
         write!(f, "{} {class}", self.backend)?;

@@ -10,6 +10,7 @@ use sea_query::Values;
 
 use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
 use crate::error::Result;
+use crate::stats::Observer;
 use crate::trace::{Outcome, traced};
 use crate::transaction::Transaction;
 
@@ -74,8 +75,10 @@ impl DerefMut for Owned {
 /// Runs a statement that returns no rows inside its span, on the connection `conn`
 /// resolves to. Taking the connection is inside the span, so its wait is part of the
 /// recorded duration. `prepared` is false for SQL run as plain text, without binds.
+/// `observer` counts the statement for its database.
 pub(crate) async fn run_execute<G, F>(
     backend: &dyn Backend,
+    observer: &Observer,
     mut statement: Statement,
     prepared: bool,
     conn: F,
@@ -87,7 +90,7 @@ where
     let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
     let sql = Arc::clone(&statement.sql);
     let affected = |done: &ExecResult| Outcome::Affected(done.rows_affected);
-    traced(backend, &statement, affected, async move {
+    traced(backend, Some(observer), &statement, affected, async move {
         let mut conn = conn.await?;
         if prepared {
             conn.execute(sql, values).await
@@ -101,6 +104,7 @@ where
 /// Runs a query inside its span, passing each row to `sink`.
 pub(crate) async fn run_fetch<G, F>(
     backend: &dyn Backend,
+    observer: &Observer,
     mut statement: Statement,
     sink: &mut RowSink<'_>,
     conn: F,
@@ -112,7 +116,7 @@ where
     let values = std::mem::replace(&mut statement.values, Values(Vec::new()));
     let sql = Arc::clone(&statement.sql);
     let returned = |rows: &u64| Outcome::Returned(*rows);
-    traced(backend, &statement, returned, async move {
+    traced(backend, Some(observer), &statement, returned, async move {
         let mut conn = conn.await?;
         conn.fetch(sql, values, sink).await
     })

@@ -57,10 +57,13 @@ mod model;
 pub mod query;
 mod raw;
 pub mod relation;
+mod retry;
 mod row;
 pub mod schema;
+mod stats;
 mod trace;
 mod transaction;
+mod transaction_options;
 mod value;
 
 pub use covet_derive::{FromRow, Model};
@@ -76,8 +79,11 @@ pub use crate::model::{ColumnInfo, Model};
 pub use crate::query::{FromRow, count_rows};
 pub use crate::raw::{Raw, raw};
 pub use crate::relation::{Load, Loaded, Many, One, Relation, SingleKey};
+pub use crate::retry::{RetryPolicy, RetryableError};
 pub use crate::row::RowReader;
+pub use crate::stats::{OperationStats, QueryStats};
 pub use crate::transaction::Transaction;
+pub use crate::transaction_options::{IsolationLevel, TransactionOptions};
 pub use crate::value::{Field, SqlType, ValueOf};
 
 /// The sea-query crate covet builds its SQL with, re-exported so that applications and

@@ -14,6 +14,7 @@ use tracing::field::Empty;
 
 use crate::backend::{Backend, BackendConnection, RowSink, Statement};
 use crate::error::Result;
+use crate::stats::Observer;
 
 /// The row count a traced operation reports when it ends.
 pub(crate) enum Outcome {
@@ -25,9 +26,10 @@ pub(crate) enum Outcome {
     Nothing,
 }
 
-/// Runs `operation` inside a span describing `statement`.
+/// Runs `operation` inside a span describing `statement`, and records it in `observer`.
 pub(crate) async fn traced<T, F>(
     backend: &dyn Backend,
+    observer: Option<&Observer>,
     statement: &Statement,
     outcome: impl FnOnce(&T) -> Outcome,
     operation: F,
@@ -52,8 +54,13 @@ where
     );
     let started = Instant::now();
     let result = operation.instrument(span.clone()).await;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
     span.record("duration_ms", elapsed_ms);
+    if let Some(observer) = observer {
+        let _entered = span.enter();
+        observer.record(backend, statement, elapsed, result.is_err());
+    }
     match &result {
         Ok(value) => match outcome(value) {
             Outcome::Returned(rows) => {
@@ -95,6 +102,7 @@ fn span_name(statement: &Statement) -> String {
 /// text is `sql`.
 pub(crate) async fn traced_control<F>(
     backend: &dyn Backend,
+    observer: &Observer,
     sql: &'static str,
     operation: F,
 ) -> Result<()>
@@ -102,12 +110,24 @@ where
     F: Future<Output = Result<()>>,
 {
     let operation_name = sql.split(' ').next().unwrap_or(sql);
-    let statement = Statement::new(
-        sql.to_owned(),
-        sea_query::Values(Vec::new()),
-        operation_name,
-    );
-    traced(backend, &statement, |_: &()| Outcome::Nothing, operation).await
+    traced_control_text(backend, observer, operation_name, sql.to_owned(), operation).await
+}
+
+/// Runs a transaction control statement whose text is built at run time, such as a
+/// `BEGIN` with an isolation level, inside a span.
+pub(crate) async fn traced_control_text<F>(
+    backend: &dyn Backend,
+    observer: &Observer,
+    operation_name: &'static str,
+    sql: String,
+    operation: F,
+) -> Result<()>
+where
+    F: Future<Output = Result<()>>,
+{
+    let statement = Statement::new(sql, sea_query::Values(Vec::new()), operation_name);
+    let nothing = |_: &()| Outcome::Nothing;
+    traced(backend, Some(observer), &statement, nothing, operation).await
 }
 
 /// Runs a fixed query that a backend sends for itself, such as a version probe, inside a
@@ -123,6 +143,7 @@ pub(crate) async fn traced_probe(
     let rows = conn.fetch(Arc::from(sql), sea_query::Values(Vec::new()), sink);
     traced(
         backend,
+        None,
         &statement,
         |rows: &u64| Outcome::Returned(*rows),
         rows,

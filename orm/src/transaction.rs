@@ -10,7 +10,9 @@ use tokio::sync::Mutex;
 use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, run_execute, run_fetch};
-use crate::trace::traced_control;
+use crate::stats::Observer;
+use crate::trace::{traced_control, traced_control_text};
+use crate::transaction_options::TransactionOptions;
 
 /// A transaction on one pooled connection, or a savepoint inside one.
 ///
@@ -32,6 +34,8 @@ pub struct Transaction {
 pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) conn: Mutex<Box<dyn BackendConnection>>,
+    /// The statement counters of the database the connection came from.
+    pub(crate) observer: Arc<Observer>,
 }
 
 impl fmt::Debug for Transaction {
@@ -44,13 +48,40 @@ impl fmt::Debug for Transaction {
 }
 
 impl Transaction {
-    pub(crate) async fn begin_on(backend: Arc<dyn Backend>) -> Result<Self> {
+    /// Begins a transaction on a pooled connection, with `options` when they are given.
+    pub(crate) async fn begin_on(
+        backend: Arc<dyn Backend>,
+        observer: Arc<Observer>,
+        options: Option<TransactionOptions>,
+    ) -> Result<Self> {
         let conn = backend.acquire().await?;
         let shared = Arc::new(Shared {
             backend,
             conn: Mutex::new(conn),
+            observer,
         });
-        Self::begin_on_shared(shared, None).await
+        let Some(options) = options else {
+            return Self::begin_on_shared(shared, None).await;
+        };
+        let depth = {
+            let mut conn = shared.conn.lock().await;
+            let backend = shared.backend.as_ref();
+            let begin = conn.begin_with_options(&options);
+            traced_control_text(
+                backend,
+                &shared.observer,
+                "BEGIN",
+                options.begin_text(),
+                begin,
+            )
+            .await?;
+            conn.transaction_depth()
+        };
+        Ok(Self {
+            shared,
+            depth,
+            owner: true,
+        })
     }
 
     /// Begins a transaction on a shared connection, with `BEGIN` or a custom statement.
@@ -61,11 +92,13 @@ impl Transaction {
         let depth = {
             let mut conn = shared.conn.lock().await;
             let backend = shared.backend.as_ref();
+            let observer = shared.observer.as_ref();
             match statement {
                 Some(statement) => {
-                    traced_control(backend, statement, conn.begin_with(statement)).await?
+                    let begin = conn.begin_with(statement);
+                    traced_control(backend, observer, statement, begin).await?
                 }
-                None => traced_control(backend, "BEGIN", conn.begin()).await?,
+                None => traced_control(backend, observer, "BEGIN", conn.begin()).await?,
             }
             conn.transaction_depth()
         };
@@ -90,7 +123,8 @@ impl Transaction {
     pub async fn begin(&self) -> Result<Transaction> {
         let mut conn = self.shared.conn.lock().await;
         self.check_open(conn.as_ref())?;
-        traced_control(self.backend(), "SAVEPOINT", conn.begin()).await?;
+        let observer = self.shared.observer.as_ref();
+        traced_control(self.backend(), observer, "SAVEPOINT", conn.begin()).await?;
         Ok(Self {
             shared: Arc::clone(&self.shared),
             depth: conn.transaction_depth(),
@@ -118,7 +152,8 @@ impl Transaction {
         } else {
             "COMMIT"
         };
-        traced_control(self.backend(), sql, conn.commit()).await
+        let observer = self.shared.observer.as_ref();
+        traced_control(self.backend(), observer, sql, conn.commit()).await
     }
 
     /// Rolls back this level: the whole transaction, or everything since the savepoint.
@@ -136,7 +171,8 @@ impl Transaction {
         } else {
             "ROLLBACK"
         };
-        traced_control(self.backend(), sql, conn.rollback()).await
+        let observer = self.shared.observer.as_ref();
+        traced_control(self.backend(), observer, sql, conn.rollback()).await
     }
 
     /// Runs `body` in a savepoint that is released when it returns `Ok` and rolled back
@@ -284,6 +320,7 @@ impl Executor for Transaction {
     async fn execute(&self, statement: Statement) -> Result<ExecResult> {
         run_execute(
             self.shared.backend.as_ref(),
+            &self.shared.observer,
             statement,
             true,
             self.locked_conn(),
@@ -294,6 +331,7 @@ impl Executor for Transaction {
     async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
         run_execute(
             self.shared.backend.as_ref(),
+            &self.shared.observer,
             statement,
             false,
             self.locked_conn(),
@@ -304,6 +342,7 @@ impl Executor for Transaction {
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
         run_fetch(
             self.shared.backend.as_ref(),
+            &self.shared.observer,
             statement,
             sink,
             self.locked_conn(),

@@ -27,6 +27,7 @@ pub use self::capabilities::{AutoIncrementColumn, Capabilities, UpsertStyle};
 pub use self::statement::{ExecResult, QueryStatement, SchemaStatement, Statement};
 use crate::error::Result;
 use crate::row::RowReader;
+use crate::transaction_options::TransactionOptions;
 use crate::value::SqlType;
 
 /// The callback that receives each result row of [`BackendConnection::fetch`].
@@ -112,6 +113,24 @@ pub trait BackendConnection: Send {
     ///
     /// The database's error, or an error when a transaction is already open.
     async fn begin_with(&mut self, statement: &'static str) -> Result<()>;
+
+    /// Begins a transaction with an isolation level and access mode. The options last for
+    /// this transaction only, so a later one on the same connection starts with the
+    /// defaults.
+    ///
+    /// # Errors
+    ///
+    /// The database's error, an error when a transaction is already open, and, in this
+    /// default implementation, [`Error::Unsupported`](crate::Error::Unsupported) for any options but the defaults.
+    async fn begin_with_options(&mut self, options: &TransactionOptions) -> Result<()> {
+        if *options == TransactionOptions::default() {
+            return self.begin().await;
+        }
+        Err(crate::error::Error::Unsupported {
+            backend: "this backend",
+            feature: "transaction isolation levels and read-only transactions",
+        })
+    }
 
     /// Commits the innermost transaction level.
     async fn commit(&mut self) -> Result<()>;

@@ -20,6 +20,7 @@ use crate::backend::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
 use crate::trace::traced_probe;
+use crate::transaction_options::{BeginPlan, TransactionOptions};
 use crate::value::SqlType;
 
 /// The protocol counts statement parameters in a 16-bit integer.
@@ -48,6 +49,7 @@ impl MySqlBackend {
             capabilities: self.capabilities.clone(),
             target: std::sync::Arc::clone(&self.target),
             busy: false,
+            reset_after_transaction: None,
         }
     }
 
@@ -240,7 +242,26 @@ sqlx_connection!(
     classify: classify,
     prepare: utc_as_naive,
     begin: None,
+    begin_plan: begin_plan,
 );
+
+/// Builds `SET TRANSACTION ISOLATION LEVEL ...` and `START TRANSACTION [READ ONLY]`. Without
+/// `SESSION` or `GLOBAL`, the level applies to the next transaction only.
+fn begin_plan(options: &TransactionOptions) -> BeginPlan {
+    let prepare = options
+        .get_isolation()
+        .map(|level| format!("SET TRANSACTION ISOLATION LEVEL {}", level.as_sql()));
+    let begin = if options.is_read_only() {
+        "START TRANSACTION READ ONLY"
+    } else {
+        "START TRANSACTION"
+    };
+    BeginPlan {
+        prepare,
+        begin: begin.to_owned(),
+        reset: None,
+    }
+}
 
 /// Binds `DateTime<Utc>` values as DATETIME. sqlx sends them as TIMESTAMP, which MariaDB
 /// turns into NULL outside 1970-2038. sqlx sets the session time zone to UTC, so the stored
@@ -292,6 +313,8 @@ fn classify(error: &dyn SqlxDatabaseError) -> Classified {
         ),
         1048 | 1364 => (ErrorKind::NotNullViolation, None),
         1213 | 1205 => (ErrorKind::Deadlock, None),
+        // 1792: a write in a READ ONLY transaction.
+        1792 => (ErrorKind::ReadOnly, None),
         // 1927: MariaDB's "connection was killed"; 1053: the server is shutting down.
         1927 | 1053 => (ErrorKind::Connection, None),
         _ => (ErrorKind::OtherDatabase, None),

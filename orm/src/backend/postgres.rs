@@ -19,6 +19,7 @@ use crate::backend::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
+use crate::transaction_options::{BeginPlan, TransactionOptions};
 use crate::value::SqlType;
 
 const SYSTEM: &str = "postgresql";
@@ -45,6 +46,7 @@ impl PostgresBackend {
             capabilities: self.capabilities.clone(),
             target: std::sync::Arc::clone(&self.target),
             busy: false,
+            reset_after_transaction: None,
         }
     }
 
@@ -178,7 +180,18 @@ sqlx_connection!(
     classify: classify,
     prepare: crate::backend::support::values_as_given,
     begin: None,
+    begin_plan: begin_plan,
 );
+
+/// Builds `BEGIN ISOLATION LEVEL ... READ ONLY`: PostgreSQL takes both options in one
+/// statement, and they last for that transaction only.
+fn begin_plan(options: &TransactionOptions) -> BeginPlan {
+    BeginPlan {
+        prepare: None,
+        begin: options.begin_text(),
+        reset: None,
+    }
+}
 
 fn last_insert_id(_: &PgQueryResult) -> Option<i64> {
     None
@@ -193,6 +206,7 @@ fn classify(error: &dyn SqlxDatabaseError) -> Classified {
         Some("23502") => ErrorKind::NotNullViolation,
         Some("40001") => ErrorKind::SerializationFailure,
         Some("40P01") => ErrorKind::Deadlock,
+        Some("25006") => ErrorKind::ReadOnly,
         // The server ended the session (57P01 admin shutdown or pg_terminate_backend, 57P02
         // crash shutdown, 57P03 cannot connect now) or the connection failed (class 08).
         Some("57P01" | "57P02" | "57P03") => ErrorKind::Connection,

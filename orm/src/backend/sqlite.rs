@@ -25,6 +25,7 @@ use crate::backend::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
 use crate::trace::traced_probe;
+use crate::transaction_options::{BeginPlan, TransactionOptions};
 use crate::value::SqlType;
 
 const SYSTEM: &str = "sqlite";
@@ -69,6 +70,7 @@ impl SqliteBackend {
             capabilities: self.capabilities.clone(),
             target: std::sync::Arc::clone(&self.target),
             busy: false,
+            reset_after_transaction: None,
         }
     }
 
@@ -307,7 +309,27 @@ sqlx_connection!(
     // another connection writes first. Taking the write lock at BEGIN makes it wait for the
     // busy timeout instead.
     begin: Some("BEGIN IMMEDIATE"),
+    begin_plan: begin_plan,
 );
+
+/// Builds the statements of a SQLite transaction with options. SQLite transactions are
+/// always serializable, so the isolation level needs no statement. A read-only transaction
+/// sets `PRAGMA query_only` for its duration and begins deferred, taking no write lock.
+fn begin_plan(options: &TransactionOptions) -> BeginPlan {
+    if options.is_read_only() {
+        BeginPlan {
+            prepare: Some(String::from("PRAGMA query_only = ON")),
+            begin: String::from("BEGIN"),
+            reset: Some("PRAGMA query_only = OFF"),
+        }
+    } else {
+        BeginPlan {
+            prepare: None,
+            begin: String::from("BEGIN IMMEDIATE"),
+            reset: None,
+        }
+    }
+}
 
 fn last_insert_id(done: &SqliteQueryResult) -> Option<i64> {
     Some(done.last_insert_rowid())
@@ -324,6 +346,8 @@ fn classify(error: &dyn SqlxDatabaseError) -> Classified {
         // SQLITE_BUSY and SQLITE_LOCKED with their extended codes: another connection holds
         // the lock, and retrying the transaction may succeed.
         Some("5" | "261" | "517" | "773" | "6" | "262") => ErrorKind::Deadlock,
+        // SQLITE_READONLY and its extended codes, which `PRAGMA query_only` also raises.
+        Some("8" | "264" | "520" | "776" | "1032" | "1288" | "1544") => ErrorKind::ReadOnly,
         _ => ErrorKind::OtherDatabase,
     };
     // Messages read `CHECK constraint failed: name` or `UNIQUE constraint failed: t.col`.

@@ -323,7 +323,8 @@ macro_rules! sqlx_connection {
         row_reader: $reader:ident,
         classify: $classify:path,
         prepare: $prepare:path,
-        begin: $begin:expr $(,)?
+        begin: $begin:expr,
+        begin_plan: $begin_plan:path $(,)?
     ) => {
         /// A connection of this backend, pooled or dedicated.
         pub(crate) struct $name {
@@ -336,6 +337,9 @@ macro_rules! sqlx_connection {
             /// Set while an operation awaits the server. A connection dropped with it set
             /// was cancelled midway, its protocol state is unknown, and it is discarded.
             busy: bool,
+            /// The statement that undoes a session setting of the open transaction's
+            /// options once it ends. A connection dropped with it set is discarded.
+            reset_after_transaction: Option<&'static str>,
         }
 
         impl Drop for $name {
@@ -344,6 +348,12 @@ macro_rules! sqlx_connection {
                     tracing::debug!(
                         target: "covet::pool",
                         "discarding a connection whose operation was cancelled midway"
+                    );
+                    self.conn.mark_broken();
+                } else if self.reset_after_transaction.is_some() {
+                    tracing::debug!(
+                        target: "covet::pool",
+                        "discarding a connection whose transaction settings were not reset"
                     );
                     self.conn.mark_broken();
                 }
@@ -365,6 +375,53 @@ macro_rules! sqlx_connection {
                              the connection is discarded; start a new transaction"
                         .into(),
                 })
+            }
+
+            /// Runs the pending reset once no transaction is open. A failed reset discards
+            /// the connection, so its setting cannot reach a later transaction.
+            async fn reset_if_ended(&mut self) {
+                use $crate::backend::BackendConnection as _;
+                if self.transaction_depth() > 0 {
+                    return;
+                }
+                let Some(sql) = self.reset_after_transaction else {
+                    return;
+                };
+                self.busy = true;
+                let outcome = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut *self.conn)
+                    .await;
+                self.busy = false;
+                if let Err(error) = outcome {
+                    tracing::warn!(
+                        target: "covet::query",
+                        %error,
+                        sql,
+                        "resetting a transaction setting failed; discarding the connection"
+                    );
+                    self.conn.mark_broken();
+                }
+                self.reset_after_transaction = None;
+            }
+
+            /// Sends the statements of `plan`, recording the reset its `prepare` needs.
+            async fn begin_planned(
+                &mut self,
+                plan: $crate::transaction_options::BeginPlan,
+            ) -> std::result::Result<(), sqlx::Error> {
+                use sqlx_core::transaction::TransactionManager as _;
+                if let Some(prepare) = plan.prepare {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(prepare))
+                        .execute(&mut *self.conn)
+                        .await?;
+                    self.reset_after_transaction = plan.reset;
+                }
+                let statement = sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(plan.begin));
+                <$database as sqlx::Database>::TransactionManager::begin(
+                    &mut *self.conn,
+                    Some(statement),
+                )
+                .await
             }
 
             fn map_error(&mut self, error: sqlx::Error) -> $crate::error::Error {
@@ -498,6 +555,38 @@ macro_rules! sqlx_connection {
                 result.map_err(|error| self.map_error(error))
             }
 
+            async fn begin_with_options(
+                &mut self,
+                options: &$crate::transaction_options::TransactionOptions,
+            ) -> $crate::error::Result<()> {
+                if *options == $crate::transaction_options::TransactionOptions::default() {
+                    return self.begin().await;
+                }
+                if self.transaction_depth() > 0 {
+                    return Err($crate::error::Error::InvalidInput(String::from(
+                        "transaction options apply to a new transaction only, and one is \
+                         already open on this connection; begin a savepoint without options",
+                    )));
+                }
+                let plan = $begin_plan(options);
+                // A setting that has no reset statement (MySQL's SET TRANSACTION) waits for
+                // the next transaction, so a failed BEGIN must not return the connection.
+                let discard_on_failure = plan.prepare.is_some() && plan.reset.is_none();
+                self.check_usable()?;
+                self.busy = true;
+                let result = self.begin_planned(plan).await;
+                self.busy = false;
+                let Err(error) = result else {
+                    return Ok(());
+                };
+                let error = self.map_error(error);
+                if discard_on_failure {
+                    self.conn.mark_broken();
+                }
+                self.reset_if_ended().await;
+                Err(error)
+            }
+
             async fn commit(&mut self) -> $crate::error::Result<()> {
                 use sqlx_core::transaction::TransactionManager as _;
                 self.check_usable()?;
@@ -506,7 +595,9 @@ macro_rules! sqlx_connection {
                     <$database as sqlx::Database>::TransactionManager::commit(&mut *self.conn)
                         .await;
                 self.busy = false;
-                result.map_err(|error| self.map_error(error))
+                let result = result.map_err(|error| self.map_error(error));
+                self.reset_if_ended().await;
+                result
             }
 
             async fn rollback(&mut self) -> $crate::error::Result<()> {
@@ -517,7 +608,9 @@ macro_rules! sqlx_connection {
                     <$database as sqlx::Database>::TransactionManager::rollback(&mut *self.conn)
                         .await;
                 self.busy = false;
-                result.map_err(|error| self.map_error(error))
+                let result = result.map_err(|error| self.map_error(error));
+                self.reset_if_ended().await;
+                result
             }
 
             fn start_rollback(&mut self) {
@@ -530,7 +623,9 @@ macro_rules! sqlx_connection {
                 self.busy = true;
                 let result = sqlx::Connection::ping(&mut *self.conn).await;
                 self.busy = false;
-                result.map_err(|error| self.map_error(error))
+                let result = result.map_err(|error| self.map_error(error));
+                self.reset_if_ended().await;
+                result
             }
 
             fn transaction_depth(&self) -> usize {
