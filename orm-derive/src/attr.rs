@@ -4,7 +4,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr};
 
-const STRUCT_KEYS: &[&str] = &["table"];
+const STRUCT_KEYS: &[&str] = &["table", "hooks"];
 const FIELD_KEYS: &[&str] = &[
     "primary_key",
     "auto_increment",
@@ -14,12 +14,16 @@ const FIELD_KEYS: &[&str] = &[
     "json",
     "column_type",
     "skip",
+    "version",
+    "soft_delete",
 ];
 
 /// Options of the struct-level attribute.
 #[derive(Default)]
 pub(crate) struct StructOptions {
     pub(crate) table: Option<LitStr>,
+    /// Where `hooks` is written: the user implements `covet::Hooks`.
+    pub(crate) hooks: Option<Span>,
 }
 
 /// Options of one field's attributes. Each flag keeps the span it was written at.
@@ -31,6 +35,8 @@ pub(crate) struct FieldOptions {
     pub(crate) unique: Option<Span>,
     pub(crate) json: Option<Span>,
     pub(crate) skip: Option<Span>,
+    pub(crate) version: Option<Span>,
+    pub(crate) soft_delete: Option<Span>,
     pub(crate) rename: Option<LitStr>,
     pub(crate) column_type: Option<LitStr>,
 }
@@ -75,6 +81,12 @@ pub(crate) fn parse_struct(attrs: &[Attribute], errors: &mut Errors) -> StructOp
                 }
                 options.table = Some(value);
                 Ok(())
+            } else if meta.path.is_ident("hooks") {
+                if options.hooks.is_some() {
+                    return Err(meta.error("duplicate attribute `hooks`"));
+                }
+                options.hooks = Some(meta.path.span());
+                Ok(())
             } else {
                 let name = path_name(&meta.path);
                 if FIELD_KEYS.contains(&name.as_str()) {
@@ -108,6 +120,8 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Errors) -> FieldOpti
                 "unique" => &mut options.unique,
                 "json" => &mut options.json,
                 "skip" => &mut options.skip,
+                "version" => &mut options.version,
+                "soft_delete" => &mut options.soft_delete,
                 "rename" | "column_type" => {
                     let value: LitStr = meta.value()?.parse()?;
                     if value.value().is_empty() {

@@ -11,9 +11,12 @@
 //! | SQLite | `SELECT "users"."id", ... FROM "users" WHERE "users"."age" >= ?` |
 
 mod delete;
+pub(crate) mod lifecycle;
 mod select;
+pub(crate) mod soft_delete;
 mod update;
 mod upsert;
+pub(crate) mod version;
 pub(crate) mod write;
 
 pub use self::delete::Delete;

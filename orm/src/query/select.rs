@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::filter::Filter;
 use crate::model::Model;
+use crate::query::soft_delete::Visibility;
 use crate::query::{key_filter, render};
 use crate::value::SqlType;
 
@@ -18,6 +19,7 @@ pub struct Select<M> {
     order: Vec<(&'static str, Order)>,
     limit: Option<u64>,
     offset: Option<u64>,
+    visibility: Visibility,
     _marker: PhantomData<fn() -> M>,
 }
 
@@ -28,6 +30,7 @@ impl<M> fmt::Debug for Select<M> {
             .field("order", &self.order)
             .field("limit", &self.limit)
             .field("offset", &self.offset)
+            .field("visibility", &self.visibility)
             .finish()
     }
 }
@@ -39,13 +42,15 @@ impl<M: Model> Default for Select<M> {
 }
 
 impl<M: Model> Select<M> {
-    /// Creates a query that matches every row.
+    /// Creates a query that matches every row, leaving out soft-deleted rows when the model
+    /// has a `#[covet(soft_delete)]` column.
     pub fn new() -> Self {
         Self {
             filter: None,
             order: Vec::new(),
             limit: None,
             offset: None,
+            visibility: Visibility::Live,
             _marker: PhantomData,
         }
     }
@@ -61,6 +66,23 @@ impl<M: Model> Select<M> {
             Some(existing) => existing.and(filter),
             None => filter,
         });
+        self
+    }
+
+    /// Includes soft-deleted rows. On a model without a `#[covet(soft_delete)]` column this
+    /// changes nothing.
+    pub fn with_deleted(self) -> Self {
+        self.visibility(Visibility::All)
+    }
+
+    /// Keeps only soft-deleted rows. On a model without a `#[covet(soft_delete)]` column no
+    /// row is soft-deleted, so the query matches nothing.
+    pub fn only_deleted(self) -> Self {
+        self.visibility(Visibility::DeletedOnly)
+    }
+
+    pub(crate) fn visibility(mut self, visibility: Visibility) -> Self {
+        self.visibility = visibility;
         self
     }
 
@@ -117,6 +139,9 @@ impl<M: Model> Select<M> {
     fn apply_clauses(&self, select: &mut SelectStatement) {
         if let Some(filter) = &self.filter {
             select.cond_where(filter.clone().into_condition());
+        }
+        if let Some(condition) = self.visibility.condition::<M>() {
+            select.and_where(condition);
         }
         for (column, order) in &self.order {
             select.order_by((M::TABLE, *column), order.clone());
@@ -245,6 +270,7 @@ impl<M: Model> Select<M> {
             order: Vec::new(),
             limit: Some(1),
             offset: self.offset,
+            visibility: self.visibility,
             _marker: PhantomData,
         };
         probe.apply_clauses(&mut select);
