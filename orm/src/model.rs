@@ -201,7 +201,8 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
     /// by one in the database; this row keeps the old version, so a second `update` of it
     /// conflicts. Use [`save`](Self::save) to keep the struct current. With hooks, a copy of
     /// this row goes through [`before_update`](Hooks::before_update) and is written, and the
-    /// copy is then dropped. A soft-deleted row is updated like any other.
+    /// copy is then dropped. The soft-delete column is not written, and a soft-deleted row
+    /// counts as missing: [`restore`](Self::restore) it first.
     ///
     /// # Errors
     ///
@@ -246,7 +247,7 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
     ///
     /// As for [`update`](Self::update), and
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) when `columns` is empty or names
-    /// a key or version column.
+    /// a key, version or soft-delete column.
     fn update_columns<'a, E: Executor + ?Sized>(
         &'a self,
         db: &'a E,

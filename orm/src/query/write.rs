@@ -219,7 +219,8 @@ async fn insert_chunk<M: Model, E: Executor + ?Sized>(
 }
 
 /// Writes `row` over the stored row with its key, and returns the version written when the
-/// model has a version column. Soft-deleted rows are updated like live ones.
+/// model has a version column. A soft-deleted row counts as missing, and the soft-delete
+/// column is never written, so a struct read before a delete cannot undo it.
 pub(crate) async fn update_one<M: Model, E: Executor + ?Sized>(
     db: &E,
     row: &M,
@@ -229,7 +230,7 @@ pub(crate) async fn update_one<M: Model, E: Executor + ?Sized>(
     let columns: Vec<usize> = match chosen {
         Some(chosen) => checked_update_columns::<M>(chosen)?,
         None => (0..M::COLUMNS.len())
-            .filter(|&index| !M::COLUMNS[index].primary_key && Some(index) != M::VERSION_COLUMN)
+            .filter(|&index| !M::COLUMNS[index].primary_key && !is_managed::<M>(index))
             .collect(),
     };
     if columns.is_empty() {
@@ -255,13 +256,16 @@ pub(crate) async fn update_one<M: Model, E: Executor + ?Sized>(
         filter = filter.and(version.filter());
     }
     update.cond_where(filter.into_condition());
+    if let Some(condition) = Visibility::Live.condition::<M>() {
+        update.and_where(condition);
+    }
     let statement = render(db, QueryStatement::Update(&update), "UPDATE", M::TABLE);
     if db.execute(statement).await?.rows_affected > 0 {
         return Ok(next);
     }
     match version {
         Some(version) => Err(version
-            .stale_or_missing::<M, E>(db, &key, Visibility::All)
+            .stale_or_missing::<M, E>(db, &key, Visibility::Live)
             .await?),
         None => Err(Error::NotFound {
             entity: M::TABLE,
@@ -295,9 +299,23 @@ fn checked_update_columns<M: Model>(chosen: &[ColumnRef<M>]) -> Result<Vec<usize
                 M::TABLE
             )));
         }
+        if Some(column.index()) == M::SOFT_DELETE_COLUMN {
+            return Err(Error::InvalidInput(format!(
+                "`{}` is the soft-delete column of `{}`; set it with delete and clear it with \
+                 restore, and leave it out of the column list",
+                column.name(),
+                M::TABLE
+            )));
+        }
         if !columns.contains(&column.index()) {
             columns.push(column.index());
         }
     }
     Ok(columns)
+}
+
+/// Returns whether the column at `index` is written only by covet itself: the version and
+/// soft-delete columns.
+fn is_managed<M: Model>(index: usize) -> bool {
+    Some(index) == M::VERSION_COLUMN || Some(index) == M::SOFT_DELETE_COLUMN
 }
