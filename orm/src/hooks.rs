@@ -57,7 +57,8 @@ pub trait Hooks: Sized + Send + Sync {
         async { Ok(()) }
     }
 
-    /// Runs after an insert, with the row as stored (database-generated keys filled in).
+    /// Runs after an insert, with the row read back from the database: generated keys are
+    /// filled in, and `#[covet(skip)]` fields hold their defaults.
     fn after_insert(&self, tx: &Transaction) -> impl Future<Output = Result<()>> + Send {
         let _ = tx;
         async { Ok(()) }
