@@ -22,7 +22,7 @@ const FIELD_KEYS: &[&str] = &[
 #[derive(Default)]
 pub(crate) struct StructOptions {
     pub(crate) table: Option<LitStr>,
-    /// Where `hooks` is written: the user implements `covet::Hooks`.
+    /// The span of `hooks`, which says that the user implements `covet::Hooks`.
     pub(crate) hooks: Option<Span>,
 }
 

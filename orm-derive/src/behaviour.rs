@@ -63,8 +63,12 @@ pub(crate) fn find_behaviour_columns(
     errors: &mut Errors,
 ) -> (Option<usize>, Option<usize>) {
     let version = single_column(columns, "version", |options| options.version, errors);
-    let soft_delete =
-        single_column(columns, "soft_delete", |options| options.soft_delete, errors);
+    let soft_delete = single_column(
+        columns,
+        "soft_delete",
+        |options| options.soft_delete,
+        errors,
+    );
     (version, soft_delete)
 }
 
@@ -83,7 +87,8 @@ fn single_column(
             Some(first) => errors.push(syn::Error::new(
                 span,
                 format!(
-                    "field `{}` is already the `{name}` column; a model has at most one",
+                    "`{name}` is already on field `{}`; a model can have only one `{name}` \
+                     column",
                     columns[first].ident
                 ),
             )),

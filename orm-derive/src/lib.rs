@@ -16,7 +16,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | attribute | meaning | default |
 /// |---|---|---|
 /// | `#[covet(table = "users")]` | the table name | the struct name in snake_case (`BlogPost` is `blog_post`) |
-/// | `#[covet(hooks)]` | you implement `covet::Hooks` for the model, and single-row writes run them in a transaction; the model must implement `Clone` | no hooks: the derive implements `Hooks` with no-ops and writes open no transaction |
+/// | `#[covet(hooks)]` | you implement `covet::Hooks` for the model, and single-row writes run them in a transaction. The model must implement `Clone` | no hooks: the derive implements `Hooks` with no-ops and writes open no transaction |
 ///
 /// # Field attributes
 ///
@@ -30,8 +30,8 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `#[covet(json)]` | store any serde type as JSON; `Option<T>` makes SQL NULL `None` |
 /// | `#[covet(column_type = "VARCHAR(40)")]` | the column type `create_table` writes, on every backend |
 /// | `#[covet(skip)]` | not a column; filled with `Default::default()` when read |
-/// | `#[covet(version)]` | optimistic locking: an `i32` or `i64` column that `update`, `save` and `delete` match and updates bump by one; a stale row fails with `Error::Conflict`. At most one per model, not part of the key |
-/// | `#[covet(soft_delete)]` | an `Option<DateTime<Utc>>` or `Option<NaiveDateTime>` column that deletes set to the current time instead of removing the row; reads leave such rows out unless `with_deleted()` or `only_deleted()` is called. At most one per model, not part of the key |
+/// | `#[covet(version)]` | optimistic locking: an `i32` or `i64` column that `update`, `save` and `delete` match and that updates bump by one. A stale row fails with `Error::Conflict`. At most one per model, not part of the key |
+/// | `#[covet(soft_delete)]` | an `Option<DateTime<Utc>>` or `Option<NaiveDateTime>` column that deletes set to the current time instead of removing the row. Reads leave such rows out unless `with_deleted()` or `only_deleted()` is called. At most one per model, not part of the key |
 ///
 /// A field without `json` must implement `covet::Field`: `bool`, `i16`, `i32`, `i64`, `u64`,
 /// `f32`, `f64`, `String`, `Vec<u8>`, `chrono::DateTime<Utc>`, `chrono::NaiveDateTime`,

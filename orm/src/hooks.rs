@@ -8,9 +8,9 @@ use crate::transaction::Transaction;
 /// Code that runs around the single-row writes of a model, inside the write's transaction.
 ///
 /// `#[derive(Model)]` implements this trait with no-op methods. Mark the struct
-/// `#[covet(hooks)]` to implement it yourself; such a model must also implement `Clone`,
+/// `#[covet(hooks)]` to implement it yourself. Such a model must also implement `Clone`,
 /// because [`Model::insert`](crate::Model::insert) and [`Model::update`](crate::Model::update)
-/// take `&self` and hand the before-hook a copy to change.
+/// take `&self` and so hand the before-hook a copy to change.
 ///
 /// For a model with hooks, [`insert`](crate::Model::insert), [`update`](crate::Model::update),
 /// [`update_columns`](crate::Model::update_columns), [`save`](crate::Model::save),
@@ -50,6 +50,11 @@ use crate::transaction::Transaction;
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is marked #[covet(hooks)] but does not implement `covet::Hooks`",
+    label = "no `Hooks` implementation",
+    note = "add `impl covet::Hooks for {Self} {{ ... }}`, or remove `hooks` from #[covet(...)]"
+)]
 pub trait Hooks: Sized + Send + Sync {
     /// Runs before an insert, and may change the row that is inserted.
     fn before_insert(&mut self, tx: &Transaction) -> impl Future<Output = Result<()>> + Send {

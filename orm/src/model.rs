@@ -197,8 +197,8 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
 
     /// Writes every non-key column of this row to the row with the same primary key.
     ///
-    /// With a version column, the update matches the version this row holds and bumps it
-    /// by one in the database; this row keeps the old version, so a second `update` of it
+    /// With a version column, the update matches the version in this row and bumps it by
+    /// one in the database. This row keeps the old version, so a second `update` of it
     /// conflicts. Use [`save`](Self::save) to keep the struct current. With hooks, a copy of
     /// this row goes through [`before_update`](Hooks::before_update) and is written, and the
     /// copy is then dropped. The soft-delete column is not written, and a soft-deleted row
@@ -232,7 +232,7 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
     /// # Cancel safety
     ///
     /// If the future is dropped after the UPDATE ran outside a transaction, the database
-    /// holds the new version and this struct the old one, so its next save conflicts.
+    /// has the new version and this struct the old one, so its next save conflicts.
     fn save<'a, E: Executor + ?Sized>(&'a mut self, db: &'a E) -> BoxFuture<'a, Result<()>> {
         Box::pin(lifecycle::save(db, self))
     }
@@ -293,10 +293,7 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
     /// # Errors
     ///
     /// As for [`delete`](Self::delete).
-    fn force_delete<'a, E: Executor + ?Sized>(
-        &'a self,
-        db: &'a E,
-    ) -> BoxFuture<'a, Result<bool>> {
+    fn force_delete<'a, E: Executor + ?Sized>(&'a self, db: &'a E) -> BoxFuture<'a, Result<bool>> {
         Box::pin(lifecycle::delete_one(db, self, true))
     }
 

@@ -80,7 +80,9 @@ impl Hooks for Article {
         assert!(self.id > 0, "after_insert sees the generated key");
         audit(tx, "after_insert", self).await?;
         if self.title == FAIL_AFTER_INSERT {
-            return Err(Error::InvalidInput(String::from("hook failed at AfterInsert")));
+            return Err(Error::InvalidInput(String::from(
+                "hook failed at AfterInsert",
+            )));
         }
         Ok(())
     }

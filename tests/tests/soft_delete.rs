@@ -51,7 +51,10 @@ async fn seed(db: &impl Executor) -> covet::Result<Vec<Post>> {
     Ok(stored)
 }
 
-async fn titles(select: covet::query::Select<Post>, db: &impl Executor) -> covet::Result<Vec<String>> {
+async fn titles(
+    select: covet::query::Select<Post>,
+    db: &impl Executor,
+) -> covet::Result<Vec<String>> {
     let rows = select.order_by_asc(Post::ID).all(db).await?;
     Ok(rows.into_iter().map(|row| row.title).collect())
 }

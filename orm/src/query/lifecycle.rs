@@ -141,7 +141,10 @@ async fn delete_checked<M: Model, E: Executor + ?Sized>(
     } else {
         Visibility::Live
     };
-    match version.stale_or_missing::<M, E>(db, &key, visibility).await? {
+    match version
+        .stale_or_missing::<M, E>(db, &key, visibility)
+        .await?
+    {
         conflict @ Error::Conflict { .. } => Err(conflict),
         _ => Ok(false),
     }

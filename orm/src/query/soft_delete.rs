@@ -11,8 +11,8 @@ use crate::model::Model;
 use crate::query::{key_filter, render};
 use crate::value::{SqlType, null_value};
 
-/// Which rows a query over a soft-delete model sees. Models without a soft-delete column
-/// have no deleted rows, so `Only` matches nothing there.
+/// The rows a statement over a soft-delete model reads or changes. Models without a
+/// soft-delete column have no deleted rows, so `DeletedOnly` matches nothing there.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Visibility {
     /// Rows whose soft-delete column is NULL.
