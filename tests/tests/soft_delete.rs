@@ -240,3 +240,18 @@ backend_tests! {
         Ok(())
     }
 }
+
+backend_tests! {
+    async fn or_filter_keeps_exclusion(db) {
+        let posts = seed(&db).await?;
+        posts[0].delete(&db).await?;
+        let either = Post::TITLE.eq("a").or(Post::TITLE.eq("b"));
+        assert_eq!(titles(Post::query().filter(either.clone()), &db).await?, ["b"]);
+        assert_eq!(Post::query().filter(either.clone()).count(&db).await?, 1);
+        let changed = Post::update_many().set(Post::TITLE, "z").filter(either.clone()).exec(&db).await?;
+        assert_eq!(changed, 1, "the deleted row matching one branch is left alone");
+        let deleted = Post::delete_many().filter(Post::TITLE.eq("a").or(Post::TITLE.eq("c"))).exec(&db).await?;
+        assert_eq!(deleted, 1, "only the live row is deleted again");
+        Ok(())
+    }
+}
