@@ -2,8 +2,12 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use covet::{Error, ErrorKind, Executor, Hooks, Model, Transaction};
+use covet::backend::{Backend, ExecResult, RowSink, Statement};
+use covet::{Database, Error, ErrorKind, Executor, Hooks, Model, Transaction};
 
 /// Where a hook of [`Article`] fails on purpose. `after_insert` gets the row read back
 /// from the database, where this skipped field is back to its default, so it fails on the
@@ -106,6 +110,45 @@ impl Hooks for Article {
     async fn after_delete(&self, tx: &Transaction) -> covet::Result<()> {
         audit(tx, "after_delete", self).await?;
         fail_if(self, FailAt::AfterDelete)
+    }
+}
+
+/// A model without `#[covet(hooks)]`.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[covet(table = "tags")]
+struct Tag {
+    #[covet(primary_key, auto_increment)]
+    id: i64,
+    name: String,
+}
+
+/// An executor that counts the transactions begun through it.
+struct CountingBegins {
+    inner: Database,
+    begins: AtomicUsize,
+}
+
+#[async_trait]
+impl Executor for CountingBegins {
+    fn backend(&self) -> &dyn Backend {
+        self.inner.backend()
+    }
+
+    async fn execute(&self, statement: Statement) -> covet::Result<ExecResult> {
+        self.inner.execute(statement).await
+    }
+
+    async fn execute_unprepared(&self, statement: Statement) -> covet::Result<ExecResult> {
+        self.inner.execute_unprepared(statement).await
+    }
+
+    async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> covet::Result<u64> {
+        self.inner.fetch(statement, sink).await
+    }
+
+    async fn begin(&self) -> covet::Result<Transaction> {
+        self.begins.fetch_add(1, Ordering::SeqCst);
+        self.inner.begin().await
     }
 }
 
@@ -286,6 +329,24 @@ backend_tests! {
         assert!(audit_log(&db).await?.is_empty(), "no hook ran");
         let rows = Article::query().with_deleted().all(&db).await?;
         assert!(rows.iter().all(|row| row.created_at.is_none()));
+        Ok(())
+    }
+
+    async fn transaction_only_with_hooks(db) {
+        setup(&db).await?;
+        Tag::create_table(&db).await?;
+        let counting = CountingBegins { inner: db.clone(), begins: AtomicUsize::new(0) };
+        let mut tag = Tag { id: 0, name: String::from("t") }.insert(&counting).await?;
+        tag.name = String::from("u");
+        tag.update(&counting).await?;
+        tag.save(&counting).await?;
+        assert!(tag.delete(&counting).await?);
+        assert_eq!(counting.begins.load(Ordering::SeqCst), 0, "no hooks, no transaction");
+        let mut stored = article("a").insert(&counting).await?;
+        assert_eq!(counting.begins.load(Ordering::SeqCst), 1);
+        stored.save(&counting).await?;
+        assert!(stored.delete(&counting).await?);
+        assert_eq!(counting.begins.load(Ordering::SeqCst), 3, "one per hooked write");
         Ok(())
     }
 }
