@@ -30,7 +30,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `#[covet(json)]` | store any serde type as JSON; `Option<T>` makes SQL NULL `None` |
 /// | `#[covet(column_type = "VARCHAR(40)")]` | the column type `create_table` writes, on every backend |
 /// | `#[covet(skip)]` | not a column; filled with `Default::default()` when read |
-/// | `#[covet(version)]` | optimistic locking: an `i32` or `i64` column that `update`, `save` and `delete` match and that updates bump by one. A stale row fails with `Error::Conflict`. At most one per model, not part of the key |
+/// | `#[covet(version)]` | optimistic locking: an `i32` or `i64` column that `update`, `save` and `delete` match and that updates bump by one. A stale row fails with `Error::Conflict`. `insert` stores the field's value as the first version. At most one per model, not part of the key |
 /// | `#[covet(soft_delete)]` | an `Option<DateTime<Utc>>` or `Option<NaiveDateTime>` column that deletes set to the current time instead of removing the row. Reads leave such rows out unless `with_deleted()` or `only_deleted()` is called. At most one per model, not part of the key |
 ///
 /// A field without `json` must implement `covet::Field`: `bool`, `i16`, `i32`, `i64`, `u64`,

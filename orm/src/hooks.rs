@@ -25,10 +25,13 @@ use crate::transaction::Transaction;
 /// [`upsert`](crate::Model::upsert)), for the by-key forms
 /// ([`delete_by_key`](crate::Model::delete_by_key),
 /// [`restore_by_key`](crate::Model::restore_by_key)), which have no row to pass, or for
-/// [`restore`](crate::Model::restore). Those write rows the program never loaded, and running
-/// per-row code there would turn one statement into one per row.
+/// [`restore`](crate::Model::restore). A bulk operation is one statement over many rows,
+/// some of which the program never loaded, and running per-row hooks would turn it into a
+/// read and a write per row.
 ///
-/// Implement the methods as `async fn`. The returned futures must be `Send`.
+/// Implement the methods as `async fn`. The returned futures must be `Send`. Write through
+/// the `tx` a hook receives: a write through another connection waits for the locks this
+/// transaction holds, which on SQLite is the whole database.
 ///
 /// ```
 /// use chrono::{DateTime, Utc};
