@@ -239,9 +239,19 @@ backend_tests! {
         assert_eq!(Plain::query().with_deleted().count(&db).await?, 0, "a real delete");
         Ok(())
     }
-}
 
-backend_tests! {
+    async fn one_names_soft_deleted_rows(db) {
+        seed(&db).await?;
+        Post::delete_many().exec(&db).await?;
+        let error = Post::query().one(&db).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+        assert!(error.to_string().contains("no row that is not soft-deleted"), "{error}");
+        Post::delete_many().force().exec(&db).await?;
+        let error = Post::query().only_deleted().one(&db).await.unwrap_err();
+        assert!(error.to_string().contains("no soft-deleted row"), "{error}");
+        Ok(())
+    }
+
     async fn or_filter_keeps_exclusion(db) {
         let posts = seed(&db).await?;
         posts[0].delete(&db).await?;

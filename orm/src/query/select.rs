@@ -217,13 +217,17 @@ impl<M: Model> Select<M> {
     ///
     /// [`Error::NotFound`] when no row matches, and connection, pool and decode errors.
     pub async fn one<E: Executor + ?Sized>(self, db: &E) -> Result<M> {
-        let detail = match &self.filter {
-            Some(_) => String::from("the query's filter matched no row"),
-            None => String::from("the table is empty"),
+        let detail = match (&self.filter, self.visibility) {
+            (Some(_), _) => "the query's filter matched no row",
+            (None, Visibility::DeletedOnly) => "the table has no soft-deleted row",
+            (None, Visibility::Live) if M::SOFT_DELETE_COLUMN.is_some() => {
+                "the table has no row that is not soft-deleted"
+            }
+            (None, _) => "the table is empty",
         };
-        self.optional(db).await?.ok_or(Error::NotFound {
+        self.optional(db).await?.ok_or_else(|| Error::NotFound {
             entity: M::TABLE,
-            detail,
+            detail: detail.to_owned(),
         })
     }
 
