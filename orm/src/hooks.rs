@@ -66,7 +66,7 @@ pub trait Hooks: Sized + Send + Sync {
     }
 
     /// Runs after an insert, with the row read back from the database: generated keys are
-    /// filled in, and `#[covet(skip)]` fields hold their defaults.
+    /// filled in, and `#[covet(skip)]` fields are set to their defaults.
     fn after_insert(&self, tx: &Transaction) -> impl Future<Output = Result<()>> + Send {
         let _ = tx;
         async { Ok(()) }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use covet::backend::{Backend, ExecResult, RowSink, Statement};
 use covet::{Database, Error, ErrorKind, Executor, Hooks, Model, Transaction};
 
-/// Where a hook of [`Article`] fails on purpose. `after_insert` gets the row read back
+/// The hook of [`Article`] that fails on purpose. `after_insert` gets the row read back
 /// from the database, where this skipped field is back to its default, so it fails on the
 /// title [`FAIL_AFTER_INSERT`] instead.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
