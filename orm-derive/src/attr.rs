@@ -4,7 +4,14 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr};
 
-const STRUCT_KEYS: &[&str] = &["table", "belongs_to", "has_one", "has_many", "many_to_many"];
+const STRUCT_KEYS: &[&str] = &[
+    "table",
+    "hooks",
+    "belongs_to",
+    "has_one",
+    "has_many",
+    "many_to_many",
+];
 const FIELD_KEYS: &[&str] = &[
     "primary_key",
     "auto_increment",
@@ -14,12 +21,16 @@ const FIELD_KEYS: &[&str] = &[
     "json",
     "column_type",
     "skip",
+    "version",
+    "soft_delete",
 ];
 
 /// Options of the struct-level attribute.
 #[derive(Default)]
 pub(crate) struct StructOptions {
     pub(crate) table: Option<LitStr>,
+    /// The span of `hooks`, which says that the user implements `covet::Hooks`.
+    pub(crate) hooks: Option<Span>,
     pub(crate) relations: Vec<RelationOptions>,
 }
 
@@ -81,6 +92,8 @@ pub(crate) struct FieldOptions {
     pub(crate) unique: Option<Span>,
     pub(crate) json: Option<Span>,
     pub(crate) skip: Option<Span>,
+    pub(crate) version: Option<Span>,
+    pub(crate) soft_delete: Option<Span>,
     pub(crate) rename: Option<LitStr>,
     pub(crate) column_type: Option<LitStr>,
 }
@@ -125,6 +138,12 @@ pub(crate) fn parse_struct(attrs: &[Attribute], errors: &mut Errors) -> StructOp
                 }
                 options.table = Some(value);
                 Ok(())
+            } else if meta.path.is_ident("hooks") {
+                if options.hooks.is_some() {
+                    return Err(meta.error("duplicate attribute `hooks`"));
+                }
+                options.hooks = Some(meta.path.span());
+                Ok(())
             } else if let Some(kind) = RelationKind::from_name(&path_name(&meta.path)) {
                 let relation = parse_relation(kind, &meta)?;
                 options.relations.push(relation);
@@ -162,6 +181,8 @@ pub(crate) fn parse_field(attrs: &[Attribute], errors: &mut Errors) -> FieldOpti
                 "unique" => &mut options.unique,
                 "json" => &mut options.json,
                 "skip" => &mut options.skip,
+                "version" => &mut options.version,
+                "soft_delete" => &mut options.soft_delete,
                 "rename" | "column_type" => {
                     let value: LitStr = meta.value()?.parse()?;
                     if value.value().is_empty() {

@@ -1,6 +1,7 @@
 //! Derive macros for covet. Use them through the `covet` crate: `use covet::Model;`.
 
 mod attr;
+mod behaviour;
 mod embed;
 mod from_row;
 mod model;
@@ -16,6 +17,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | attribute | meaning | default |
 /// |---|---|---|
 /// | `#[covet(table = "users")]` | the table name | the struct name in snake_case (`BlogPost` is `blog_post`) |
+/// | `#[covet(hooks)]` | you implement `covet::Hooks` for the model, and single-row writes run them in a transaction. The model must implement `Clone` | no hooks: the derive implements `Hooks` with no-ops and writes open no transaction |
 /// | `#[covet(belongs_to(User))]` | adds `fn user() -> Relation<Self, User, One>`: this model's `user_id` field holds a `User` key | `foreign_key = "author_id"`, `name = "author"` override the field and the method |
 /// | `#[covet(has_one(Profile))]` | adds `fn profile() -> Relation<Self, Profile, One>`: `Profile`'s `{self}_id` field holds this model's key | `foreign_key`, `name` as above |
 /// | `#[covet(has_many(Post))]` | adds `fn posts() -> Relation<Self, Post, Many>`, with the key found as for `has_one` | `foreign_key`, `name` as above |
@@ -39,11 +41,16 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `#[covet(json)]` | store any serde type as JSON; `Option<T>` makes SQL NULL `None` |
 /// | `#[covet(column_type = "VARCHAR(40)")]` | the column type `create_table` writes, on every backend |
 /// | `#[covet(skip)]` | not a column; filled with `Default::default()` when read |
+/// | `#[covet(version)]` | optimistic locking: an `i32` or `i64` column that `update`, `save` and `delete` match and that updates bump by one. A stale row fails with `Error::Conflict`. `insert` stores the field's value as the first version. At most one per model, not part of the key |
+/// | `#[covet(soft_delete)]` | an `Option<DateTime<Utc>>` or `Option<NaiveDateTime>` column that deletes set to the current time instead of removing the row. Reads leave such rows out unless `with_deleted()` or `only_deleted()` is called. At most one per model, not part of the key |
 ///
 /// A field without `json` must implement `covet::Field`: `bool`, `i16`, `i32`, `i64`, `u64`,
 /// `f32`, `f64`, `String`, `Vec<u8>`, `chrono::DateTime<Utc>`, `chrono::NaiveDateTime`,
 /// `chrono::NaiveDate`, `uuid::Uuid`, `rust_decimal::Decimal`, `serde_json::Value`, or an
 /// `Option` of one of them.
+///
+/// The `version` and `soft_delete` checks read the type as written, so a type alias of
+/// `i64` or of `Option<DateTime<Utc>>` is rejected; write the type itself.
 #[proc_macro_derive(Model, attributes(covet))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -8,13 +8,14 @@ use syn::{
 };
 
 use crate::attr::{Errors, FieldOptions, RelationKind, RelationOptions, parse_field, parse_struct};
+use crate::behaviour::{Behaviour, check_behaviour_field, find_behaviour_columns};
 
 /// One stored column, as the generated code needs it.
-struct Column {
-    ident: Ident,
-    ty: Type,
+pub(crate) struct Column {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
     name: String,
-    options: FieldOptions,
+    pub(crate) options: FieldOptions,
     /// For `#[covet(json)]` fields declared `Option<T>`: true.
     json_optional: bool,
 }
@@ -44,6 +45,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         let ident = field.ident.clone().expect("named fields have names");
         let options = parse_field(&field.attrs, &mut errors);
         check_field(&ident, &field.ty, &options, &mut errors);
+        check_behaviour_field(&field.ty, &options, &mut errors);
         if options.skip.is_some() {
             skipped.push(ident);
             continue;
@@ -75,17 +77,25 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         ));
     }
     check_relation_names(&struct_options.relations, &mut errors);
+    let behaviour = find_behaviour_columns(&columns, &mut errors);
     errors.finish()?;
 
     let table = match &struct_options.table {
         Some(table) => table.value(),
         None => snake_case(&input.ident.to_string()),
     };
+    let behaviour = Behaviour {
+        struct_options: &struct_options,
+        columns: &columns,
+        version: behaviour.0,
+        soft_delete: behaviour.1,
+    };
     Ok(generate(
         input,
         &table,
         &columns,
         &skipped,
+        &behaviour,
         &struct_options.relations,
     ))
 }
@@ -138,6 +148,8 @@ fn check_field(ident: &Ident, ty: &Type, options: &FieldOptions, errors: &mut Er
             ("generated", options.generated),
             ("unique", options.unique),
             ("json", options.json),
+            ("version", options.version),
+            ("soft_delete", options.soft_delete),
         ];
         let mut conflicts: Vec<(&str, Span)> = flags
             .into_iter()
@@ -216,10 +228,13 @@ fn generate(
     table: &str,
     columns: &[Column],
     skipped: &[Ident],
+    behaviour: &Behaviour<'_>,
     relations: &[RelationOptions],
 ) -> TokenStream {
     let ident = &input.ident;
     let vis = &input.vis;
+    let behaviour_items = behaviour.model_items();
+    let hooks_impl = behaviour.hooks_impl(ident);
     let column_infos = columns.iter().map(column_info);
     let decoders = columns.iter().enumerate().map(|(index, column)| {
         let field = &column.ident;
@@ -338,7 +353,11 @@ fn generate(
                         _ => false,
                     }
                 }
+
+                #behaviour_items
             }
+
+            #hooks_impl
 
             #[automatically_derived]
             impl #ident {
@@ -526,7 +545,7 @@ fn constant_visibility(vis: &Visibility) -> TokenStream {
 }
 
 /// Returns `T` for a type written `Option<T>`.
-fn option_inner(ty: &Type) -> Option<&Type> {
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };
     let segment = path.path.segments.last()?;
     if segment.ident != "Option" {

@@ -24,6 +24,18 @@ pub enum Error {
         /// The condition that matched no row, without bind values.
         detail: String,
     },
+    /// An update or delete of a model with a `#[covet(version)]` column found the row, but
+    /// with another version than the one read: another write changed it in between.
+    #[error(
+        "version conflict on {entity} where {detail}: another write changed the row after it \
+         was read; reload it and apply the change again"
+    )]
+    Conflict {
+        /// The model's table.
+        entity: &'static str,
+        /// The primary key and the expected version, without other values.
+        detail: String,
+    },
     /// The database rejected a statement.
     #[error(transparent)]
     Database(#[from] DatabaseError),
@@ -97,6 +109,8 @@ fn at_target(target: &Option<String>) -> String {
 pub enum ErrorKind {
     /// See [`Error::NotFound`].
     NotFound,
+    /// See [`Error::Conflict`].
+    Conflict,
     /// A unique or primary key constraint was violated.
     UniqueViolation,
     /// A foreign key constraint was violated.
@@ -134,6 +148,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Database(error) => error.kind,
             Error::PoolTimeout { .. } => ErrorKind::PoolTimeout,
             Error::Connection { .. } => ErrorKind::Connection,

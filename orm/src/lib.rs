@@ -53,6 +53,7 @@ mod database;
 mod error;
 mod executor;
 mod filter;
+mod hooks;
 mod model;
 pub mod query;
 mod raw;
@@ -75,6 +76,7 @@ pub use crate::database::{ConnectOptions, Database};
 pub use crate::error::{DatabaseError, Error, ErrorKind, Result, redact_url};
 pub use crate::executor::Executor;
 pub use crate::filter::Filter;
+pub use crate::hooks::Hooks;
 pub use crate::model::{ColumnInfo, Model};
 pub use crate::query::{FromRow, count_rows};
 pub use crate::raw::{Raw, raw};
@@ -93,6 +95,7 @@ pub use sea_query;
 /// Items used by code that `#[derive(Model)]` generates. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::query::version::version_from_i64;
     pub use crate::value::{json_decode, json_option_decode, json_option_to_value, json_to_value};
     pub use sea_query::Value;
 }

@@ -8,7 +8,9 @@ use sea_query::Value;
 use crate::column::ColumnRef;
 use crate::error::Result;
 use crate::executor::Executor;
-use crate::query::{Delete, Select, Update, Upsert, write};
+use crate::hooks::Hooks;
+use crate::query::soft_delete::restore_by_key;
+use crate::query::{Delete, Select, Update, Upsert, lifecycle, write};
 use crate::row::RowReader;
 use crate::schema;
 use crate::value::SqlType;
@@ -42,7 +44,19 @@ pub struct ColumnInfo {
 ///
 /// The provided methods are the CRUD operations. Each takes any [`Executor`], so it runs on
 /// a [`Database`](crate::Database) or inside a [`Transaction`](crate::Transaction).
-pub trait Model: Sized + Send + Sync + 'static {
+///
+/// Three field and struct attributes change what they do:
+///
+/// - With a `#[covet(version)]` column, [`update`](Self::update),
+///   [`update_columns`](Self::update_columns), [`save`](Self::save),
+///   [`delete`](Self::delete) and [`force_delete`](Self::force_delete) match the row on its
+///   key and the version read, and fail with [`Error::Conflict`](crate::Error::Conflict) when
+///   the stored row has another version. Updates bump the version by one.
+/// - With a `#[covet(soft_delete)]` column, deletes set that column to the current time,
+///   and queries, [`find`](Self::find), [`get`](Self::get) and
+///   [`update_many`](Self::update_many) leave such rows out.
+/// - With `#[covet(hooks)]`, single-row writes run the model's [`Hooks`] in a transaction.
+pub trait Model: Hooks + Sized + Send + Sync + 'static {
     /// The primary key: the key field's type, or a tuple for a composite key.
     type PrimaryKey: Clone + Debug + Send + Sync + 'static;
 
@@ -51,6 +65,16 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// The columns, in field order. Rows are read in this order.
     const COLUMNS: &'static [ColumnInfo];
+
+    /// The index in [`Self::COLUMNS`] of the `#[covet(version)]` column, if any.
+    const VERSION_COLUMN: Option<usize> = None;
+
+    /// The index in [`Self::COLUMNS`] of the `#[covet(soft_delete)]` column, if any.
+    const SOFT_DELETE_COLUMN: Option<usize> = None;
+
+    /// Whether single-row writes run the model's [`Hooks`] (`#[covet(hooks)]`). When false,
+    /// they open no transaction of their own.
+    const HOOKS: bool = false;
 
     /// Reads a model from `row`, whose columns start at `offset` in [`Self::COLUMNS`]
     /// order.
@@ -78,12 +102,36 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// database should fill it in.
     fn is_unset(&self, index: usize) -> bool;
 
+    /// Returns the value of the version column, or `None` without one.
+    fn version(&self) -> Option<i64> {
+        None
+    }
+
+    /// Stores `version` in the version column's field. Does nothing without one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) when `version` does not fit the
+    /// field's type.
+    fn set_version(&mut self, version: i64) -> Result<()> {
+        let _ = version;
+        Ok(())
+    }
+
+    /// Returns a copy for before-hooks to change, when [`Self::HOOKS`] is true. The derive
+    /// implements it with `Clone`.
+    #[doc(hidden)]
+    fn clone_for_hooks(&self) -> Option<Self> {
+        None
+    }
+
     /// Starts a query over this table.
     fn query() -> Select<Self> {
         Select::new()
     }
 
-    /// Finds the row with this primary key.
+    /// Finds the row with this primary key. A soft-deleted row is not found; use
+    /// `Self::query().with_deleted()` to read one.
     ///
     /// # Errors
     ///
@@ -113,16 +161,24 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// Inserts this row and returns it as stored, with database-generated keys filled in.
     ///
+    /// With hooks, a copy of this row goes through
+    /// [`before_insert`](Hooks::before_insert), and the stored row through
+    /// [`after_insert`](Hooks::after_insert).
+    ///
     /// # Errors
     ///
     /// Constraint violations such as
-    /// [`ErrorKind::UniqueViolation`](crate::ErrorKind::UniqueViolation), and connection
-    /// and pool errors.
+    /// [`ErrorKind::UniqueViolation`](crate::ErrorKind::UniqueViolation), a hook's error,
+    /// and connection and pool errors.
     fn insert<'a, E: Executor + ?Sized>(&'a self, db: &'a E) -> BoxFuture<'a, Result<Self>> {
-        Box::pin(write::insert_one(db, self))
+        if Self::HOOKS {
+            Box::pin(lifecycle::insert_hooked(db, self))
+        } else {
+            Box::pin(write::insert_one(db, self))
+        }
     }
 
-    /// Inserts many rows in as few statements as the backend's bind-parameter limit allows,
+    /// Inserts many rows, without running hooks, in as few statements as the backend's bind-parameter limit allows,
     /// and returns the number inserted. When more than one statement is needed they run in
     /// one transaction (a savepoint inside a transaction), so either every row is inserted
     /// or none is.
@@ -141,51 +197,113 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// Writes every non-key column of this row to the row with the same primary key.
     ///
+    /// With a version column, the update matches the version in this row and bumps it by
+    /// one in the database. This row keeps the old version, so a second `update` of it
+    /// conflicts. Use [`save`](Self::save) to keep the struct current. With hooks, a copy of
+    /// this row goes through [`before_update`](Hooks::before_update) and is written, and the
+    /// copy is then dropped. The soft-delete column is not written, and a soft-deleted row
+    /// counts as missing: [`restore`](Self::restore) it first.
+    ///
     /// # Errors
     ///
-    /// [`Error::NotFound`](crate::Error::NotFound) when no row has this key, constraint
-    /// violations, and connection and pool errors.
+    /// [`Error::NotFound`](crate::Error::NotFound) when no row has this key,
+    /// [`Error::Conflict`](crate::Error::Conflict) when the stored row has another version,
+    /// constraint violations, a hook's error, and connection and pool errors.
     fn update<'a, E: Executor + ?Sized>(&'a self, db: &'a E) -> BoxFuture<'a, Result<()>> {
-        Box::pin(write::update_one(db, self, None))
+        Box::pin(async move {
+            if Self::HOOKS {
+                lifecycle::update_hooked(db, self, None).await?;
+            } else {
+                write::update_one(db, self, None).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes every non-key column of this row, as [`update`](Self::update) does, and
+    /// stores the outcome in this struct: the bumped version, and the changes that
+    /// [`before_update`](Hooks::before_update) made. On an error the struct is left as it
+    /// was, except that without hooks nothing could have changed it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`update`](Self::update).
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped after the UPDATE ran outside a transaction, the database
+    /// has the new version and this struct the old one, so its next save conflicts.
+    fn save<'a, E: Executor + ?Sized>(&'a mut self, db: &'a E) -> BoxFuture<'a, Result<()>> {
+        Box::pin(lifecycle::save(db, self))
     }
 
     /// Writes the chosen columns of this row to the row with the same primary key.
+    ///
+    /// The version column is matched and bumped as in [`update`](Self::update); it cannot
+    /// be named in `columns`. With hooks, changes that
+    /// [`before_update`](Hooks::before_update) makes to other columns are not written.
     ///
     /// # Errors
     ///
     /// As for [`update`](Self::update), and
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) when `columns` is empty or names
-    /// a key column.
+    /// a key, version or soft-delete column.
     fn update_columns<'a, E: Executor + ?Sized>(
         &'a self,
         db: &'a E,
         columns: &'a [ColumnRef<Self>],
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(write::update_one(db, self, Some(columns)))
+        Box::pin(async move {
+            if Self::HOOKS {
+                lifecycle::update_hooked(db, self, Some(columns)).await?;
+            } else {
+                write::update_one(db, self, Some(columns)).await?;
+            }
+            Ok(())
+        })
     }
 
-    /// Starts an UPDATE of the rows matching a filter.
+    /// Starts an UPDATE of the rows matching a filter. It runs no hooks, neither checks
+    /// nor bumps a version column, and skips soft-deleted rows unless
+    /// [`Update::with_deleted`] is called.
     fn update_many() -> Update<Self> {
         Update::new()
     }
 
     /// Deletes the row with this row's primary key, returning whether a row was deleted.
     ///
+    /// With a soft-delete column this sets the column to the current time instead, and an
+    /// already soft-deleted row counts as not found (`false`). With a version column the
+    /// row must still hold this row's version. With hooks,
+    /// [`before_delete`](Hooks::before_delete) and [`after_delete`](Hooks::after_delete)
+    /// run around it.
+    ///
     /// # Errors
     ///
-    /// Foreign key violations, and connection and pool errors.
+    /// [`Error::Conflict`](crate::Error::Conflict) when the stored row has another version,
+    /// foreign key violations, a hook's error, and connection and pool errors.
     fn delete<'a, E: Executor + ?Sized>(&'a self, db: &'a E) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            let deleted = Delete::<Self>::by_key(&self.primary_key()).exec(db).await?;
-            Ok(deleted > 0)
-        })
+        Box::pin(lifecycle::delete_one(db, self, false))
     }
 
-    /// Deletes the row with this primary key, returning whether a row was deleted.
+    /// Deletes the row with this row's primary key for real, even on a model with a
+    /// soft-delete column and even when the row is soft-deleted. Versions and hooks are
+    /// handled as in [`delete`](Self::delete).
     ///
     /// # Errors
     ///
     /// As for [`delete`](Self::delete).
+    fn force_delete<'a, E: Executor + ?Sized>(&'a self, db: &'a E) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(lifecycle::delete_one(db, self, true))
+    }
+
+    /// Deletes the row with this primary key, returning whether a row was deleted. A
+    /// soft-delete column makes it a soft delete. It runs no hooks and checks no version,
+    /// since it has no row to take them from.
+    ///
+    /// # Errors
+    ///
+    /// Foreign key violations, and connection and pool errors.
     fn delete_by_key<E: Executor + ?Sized>(
         db: &E,
         key: Self::PrimaryKey,
@@ -196,13 +314,41 @@ pub trait Model: Sized + Send + Sync + 'static {
         })
     }
 
-    /// Starts a DELETE of the rows matching a filter.
+    /// Starts a DELETE of the rows matching a filter: a soft delete on a model with a
+    /// soft-delete column, unless [`Delete::force`] is called. It runs no hooks and checks
+    /// no version.
     fn delete_many() -> Delete<Self> {
         Delete::new()
     }
 
+    /// Clears the soft-delete column of this row's stored row, returning whether a deleted
+    /// row was restored. This struct keeps its old value of the column. It runs no hooks
+    /// and neither checks nor bumps a version.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) when the model has no
+    /// soft-delete column, and connection and pool errors.
+    fn restore<'a, E: Executor + ?Sized>(&'a self, db: &'a E) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move { restore_by_key::<Self, E>(db, &self.primary_key()).await })
+    }
+
+    /// Clears the soft-delete column of the row with this primary key, returning whether a
+    /// deleted row was restored.
+    ///
+    /// # Errors
+    ///
+    /// As for [`restore`](Self::restore).
+    fn restore_by_key<E: Executor + ?Sized>(
+        db: &E,
+        key: Self::PrimaryKey,
+    ) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move { restore_by_key::<Self, E>(db, &key).await })
+    }
+
     /// Starts an upsert of `rows`: insert each, and on a key conflict either skip it or
-    /// update the existing row.
+    /// update the existing row. It runs no hooks, neither checks nor bumps a version column,
+    /// and treats a soft-deleted row like a live one.
     fn upsert(rows: &[Self]) -> Upsert<'_, Self> {
         Upsert::new(rows)
     }

@@ -15,7 +15,7 @@ use covet::{Database, Executor, Model, Relation, Transaction};
 // lint mistakes for a repeated attribute (rust-clippy#12923).
 #[allow(clippy::duplicated_attributes)]
 #[derive(Model, Debug, Clone, PartialEq)]
-#[covet(table = "users", has_many(Post), has_one(Profile))]
+#[covet(table = "users", has_many(Post), has_one(Profile), has_many(Note))]
 #[covet(has_many(Post, foreign_key = "editor_id", name = "edited_posts"))]
 struct User {
     #[covet(primary_key, auto_increment)]
@@ -69,6 +69,18 @@ struct Profile {
     id: i64,
     user_id: Option<i64>,
     bio: String,
+}
+
+/// A soft-deleted row must not show up through relations or joins.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[covet(table = "notes")]
+struct Note {
+    #[covet(primary_key, auto_increment)]
+    id: i64,
+    user_id: i64,
+    text: String,
+    #[covet(soft_delete)]
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// An executor that records the SQL of every statement it runs.
@@ -131,6 +143,7 @@ async fn create_tables(db: &Database) -> covet::Result<()> {
     Tag::create_table(db).await?;
     PostTag::create_table(db).await?;
     Profile::create_table(db).await?;
+    Note::create_table(db).await?;
     Ok(())
 }
 
@@ -394,6 +407,29 @@ backend_tests! {
             .unwrap_err();
         assert_eq!(error.kind(), covet::ErrorKind::InvalidInput);
         assert!(error.to_string().contains("Select::with"), "{error}");
+        Ok(())
+    }
+}
+
+backend_tests! {
+    async fn soft_deleted_rows_stay_out_of_relations_and_joins(db) {
+        create_tables(&db).await?;
+        seed(&db, 0..2, 0, 0).await?;
+        let users = User::query().order_by_asc(User::ID).all(&db).await?;
+        let kept = Note { id: 0, user_id: users[0].id, text: "kept".into(), deleted_at: None }
+            .insert(&db)
+            .await?;
+        let gone = Note { id: 0, user_id: users[1].id, text: "gone".into(), deleted_at: None }
+            .insert(&db)
+            .await?;
+        assert!(gone.delete(&db).await?);
+
+        let loaded = User::notes().load(&db, &users).await?;
+        assert_eq!(loaded, [vec![kept.clone()], vec![]]);
+        let inner = User::query().join(User::notes()).all(&db).await?;
+        assert_eq!(inner, [(users[0].clone(), kept.clone())]);
+        let left = User::query().order_by_asc(User::ID).left_join(User::notes()).all(&db).await?;
+        assert_eq!(left, [(users[0].clone(), Some(kept)), (users[1].clone(), None)]);
         Ok(())
     }
 }

@@ -12,10 +12,13 @@
 
 mod delete;
 mod join;
+pub(crate) mod lifecycle;
 mod project;
 mod select;
+pub(crate) mod soft_delete;
 mod update;
 mod upsert;
+pub(crate) mod version;
 pub(crate) mod write;
 
 pub use self::delete::Delete;

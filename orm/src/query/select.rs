@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::filter::Filter;
 use crate::model::Model;
+use crate::query::soft_delete::Visibility;
 use crate::query::{key_filter, render};
 use crate::value::SqlType;
 
@@ -18,6 +19,7 @@ pub struct Select<M> {
     order: Vec<(&'static str, Order)>,
     limit: Option<u64>,
     offset: Option<u64>,
+    visibility: Visibility,
     _marker: PhantomData<fn() -> M>,
 }
 
@@ -28,6 +30,7 @@ impl<M> Clone for Select<M> {
             order: self.order.clone(),
             limit: self.limit,
             offset: self.offset,
+            visibility: self.visibility,
             _marker: PhantomData,
         }
     }
@@ -40,6 +43,7 @@ impl<M> fmt::Debug for Select<M> {
             .field("order", &self.order)
             .field("limit", &self.limit)
             .field("offset", &self.offset)
+            .field("visibility", &self.visibility)
             .finish()
     }
 }
@@ -51,13 +55,15 @@ impl<M: Model> Default for Select<M> {
 }
 
 impl<M: Model> Select<M> {
-    /// Creates a query that matches every row.
+    /// Creates a query that matches every row, leaving out soft-deleted rows when the model
+    /// has a `#[covet(soft_delete)]` column.
     pub fn new() -> Self {
         Self {
             filter: None,
             order: Vec::new(),
             limit: None,
             offset: None,
+            visibility: Visibility::Live,
             _marker: PhantomData,
         }
     }
@@ -73,6 +79,23 @@ impl<M: Model> Select<M> {
             Some(existing) => existing.and(filter),
             None => filter,
         });
+        self
+    }
+
+    /// Includes soft-deleted rows. On a model without a `#[covet(soft_delete)]` column this
+    /// changes nothing.
+    pub fn with_deleted(self) -> Self {
+        self.visibility(Visibility::All)
+    }
+
+    /// Keeps only soft-deleted rows. On a model without a `#[covet(soft_delete)]` column no
+    /// row is soft-deleted, so the query matches nothing.
+    pub fn only_deleted(self) -> Self {
+        self.visibility(Visibility::DeletedOnly)
+    }
+
+    pub(crate) fn visibility(mut self, visibility: Visibility) -> Self {
+        self.visibility = visibility;
         self
     }
 
@@ -130,6 +153,9 @@ impl<M: Model> Select<M> {
         if let Some(filter) = &self.filter {
             select.cond_where(filter.clone().into_condition());
         }
+        if let Some(condition) = self.visibility.condition::<M>() {
+            select.and_where(condition);
+        }
         for (column, order) in &self.order {
             select.order_by((M::TABLE, *column), order.clone());
         }
@@ -162,9 +188,18 @@ impl<M: Model> Select<M> {
         self
     }
 
-    /// Returns the condition rows must match, if any.
+    /// Returns the condition rows must match, if any: the filter and the soft-delete
+    /// visibility.
     pub(crate) fn condition(&self) -> Option<sea_query::Condition> {
-        self.filter.clone().map(Filter::into_condition)
+        let filter = self.filter.clone().map(Filter::into_condition);
+        match (filter, self.visibility.condition::<M>()) {
+            (Some(filter), Some(visible)) => {
+                Some(sea_query::Condition::all().add(filter).add(visible))
+            }
+            (Some(filter), None) => Some(filter),
+            (None, Some(visible)) => Some(sea_query::Condition::all().add(visible)),
+            (None, None) => None,
+        }
     }
 
     /// Returns the sort keys: column names of `M` with their direction.
@@ -225,13 +260,17 @@ impl<M: Model> Select<M> {
     ///
     /// [`Error::NotFound`] when no row matches, and connection, pool and decode errors.
     pub async fn one<E: Executor + ?Sized>(self, db: &E) -> Result<M> {
-        let detail = match &self.filter {
-            Some(_) => String::from("the query's filter matched no row"),
-            None => String::from("the table is empty"),
+        let detail = match (&self.filter, self.visibility) {
+            (Some(_), _) => "the query's filter matched no row",
+            (None, Visibility::DeletedOnly) => "the table has no soft-deleted row",
+            (None, Visibility::Live) if M::SOFT_DELETE_COLUMN.is_some() => {
+                "the table has no row that is not soft-deleted"
+            }
+            (None, _) => "the table is empty",
         };
-        self.optional(db).await?.ok_or(Error::NotFound {
+        self.optional(db).await?.ok_or_else(|| Error::NotFound {
             entity: M::TABLE,
-            detail,
+            detail: detail.to_owned(),
         })
     }
 
@@ -278,6 +317,7 @@ impl<M: Model> Select<M> {
             order: Vec::new(),
             limit: Some(1),
             offset: self.offset,
+            visibility: self.visibility,
             _marker: PhantomData,
         };
         probe.apply_clauses(&mut select);

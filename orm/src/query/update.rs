@@ -10,6 +10,7 @@ use crate::executor::Executor;
 use crate::filter::Filter;
 use crate::model::Model;
 use crate::query::render;
+use crate::query::soft_delete::Visibility;
 use crate::value::{Field, ValueOf};
 
 /// An UPDATE of chosen columns over the rows of model `M` that match a filter, built with
@@ -17,6 +18,7 @@ use crate::value::{Field, ValueOf};
 pub struct Update<M> {
     assignments: Vec<(&'static str, Value)>,
     filter: Option<Filter<M>>,
+    visibility: Visibility,
     _marker: PhantomData<fn() -> M>,
 }
 
@@ -26,6 +28,7 @@ impl<M> fmt::Debug for Update<M> {
         f.debug_struct("Update")
             .field("columns", &columns)
             .field("filter", &self.filter)
+            .field("visibility", &self.visibility)
             .finish()
     }
 }
@@ -37,11 +40,14 @@ impl<M: Model> Default for Update<M> {
 }
 
 impl<M: Model> Update<M> {
-    /// Creates an UPDATE that sets nothing yet.
+    /// Creates an UPDATE that sets nothing yet. When the model has a
+    /// `#[covet(soft_delete)]` column it leaves soft-deleted rows alone unless
+    /// [`with_deleted`](Self::with_deleted) is called.
     pub fn new() -> Self {
         Self {
             assignments: Vec::new(),
             filter: None,
+            visibility: Visibility::Live,
             _marker: PhantomData,
         }
     }
@@ -58,6 +64,13 @@ impl<M: Model> Update<M> {
             Some(existing) => existing.and(filter),
             None => filter,
         });
+        self
+    }
+
+    /// Updates soft-deleted rows too. On a model without a `#[covet(soft_delete)]` column
+    /// this changes nothing.
+    pub fn with_deleted(mut self) -> Self {
+        self.visibility = Visibility::All;
         self
     }
 
@@ -82,6 +95,9 @@ impl<M: Model> Update<M> {
         if let Some(filter) = self.filter {
             filter.needs().check(db.backend())?;
             update.cond_where(filter.into_condition());
+        }
+        if let Some(condition) = self.visibility.condition::<M>() {
+            update.and_where(condition);
         }
         let statement = render(db, QueryStatement::Update(&update), "UPDATE", M::TABLE);
         Ok(db.execute(statement).await?.rows_affected)

@@ -1,12 +1,14 @@
 //! Inserts and key-based updates of model rows.
 
-use sea_query::{Expr, InsertStatement, Query, SimpleExpr, Value};
+use sea_query::{Expr, ExprTrait, InsertStatement, Query, SimpleExpr, Value};
 
 use crate::backend::QueryStatement;
 use crate::column::ColumnRef;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::model::Model;
+use crate::query::soft_delete::Visibility;
+use crate::query::version::VersionCheck;
 use crate::query::{Select, key_filter, render};
 
 /// Returns the columns an insert writes: all but generated columns left unset.
@@ -162,13 +164,16 @@ async fn read_back<M: Model, E: Executor + ?Sized>(
         .filter(|index| !columns.contains(index))
         .collect();
     let select = match (unset_keys.as_slice(), last_insert_id) {
-        ([], _) => Select::<M>::by_key(&row.primary_key()),
+        // A row inserted with its soft-delete column set is read back too.
+        ([], _) => Select::<M>::by_key(&row.primary_key()).with_deleted(),
         ([generated], Some(id)) if key_columns.len() == 1 => {
             let column = M::COLUMNS[*generated].name;
-            Select::<M>::new().filter(crate::filter::Filter::from_expr(sea_query::ExprTrait::eq(
-                Expr::col((M::TABLE, column)),
-                id,
-            )))
+            Select::<M>::new()
+                .with_deleted()
+                .filter(crate::filter::Filter::from_expr(sea_query::ExprTrait::eq(
+                    Expr::col((M::TABLE, column)),
+                    id,
+                )))
         }
         _ => {
             return Err(Error::Unsupported {
@@ -213,15 +218,19 @@ async fn insert_chunk<M: Model, E: Executor + ?Sized>(
     Ok(db.execute(statement).await?.rows_affected)
 }
 
+/// Writes `row` over the stored row with its key, and returns the version written when the
+/// model has a version column. A soft-deleted row counts as missing, and the soft-delete
+/// column is never written, so a struct read before a delete cannot undo it.
 pub(crate) async fn update_one<M: Model, E: Executor + ?Sized>(
     db: &E,
     row: &M,
     chosen: Option<&[ColumnRef<M>]>,
-) -> Result<()> {
+) -> Result<Option<i64>> {
+    let version = VersionCheck::of(row);
     let columns: Vec<usize> = match chosen {
         Some(chosen) => checked_update_columns::<M>(chosen)?,
         None => (0..M::COLUMNS.len())
-            .filter(|&index| !M::COLUMNS[index].primary_key)
+            .filter(|&index| !M::COLUMNS[index].primary_key && !is_managed::<M>(index))
             .collect(),
     };
     if columns.is_empty() {
@@ -238,15 +247,31 @@ pub(crate) async fn update_one<M: Model, E: Executor + ?Sized>(
         update.value(M::COLUMNS[index].name, value);
     }
     let key = row.primary_key();
-    update.cond_where(key_filter::<M>(&key).into_condition());
+    let mut filter = key_filter::<M>(&key);
+    let mut next = None;
+    if let Some(version) = &version {
+        next = Some(version.next::<M>(&key)?);
+        let column = version.column::<M>();
+        update.value(column, Expr::col(column).add(1));
+        filter = filter.and(version.filter());
+    }
+    update.cond_where(filter.into_condition());
+    if let Some(condition) = Visibility::Live.condition::<M>() {
+        update.and_where(condition);
+    }
     let statement = render(db, QueryStatement::Update(&update), "UPDATE", M::TABLE);
-    if db.execute(statement).await?.rows_affected == 0 {
-        return Err(Error::NotFound {
+    if db.execute(statement).await?.rows_affected > 0 {
+        return Ok(next);
+    }
+    match version {
+        Some(version) => Err(version
+            .stale_or_missing::<M, E>(db, &key, Visibility::Live)
+            .await?),
+        None => Err(Error::NotFound {
             entity: M::TABLE,
             detail: format!("primary key = {key:?}"),
-        });
+        }),
     }
-    Ok(())
 }
 
 fn checked_update_columns<M: Model>(chosen: &[ColumnRef<M>]) -> Result<Vec<usize>> {
@@ -266,9 +291,31 @@ fn checked_update_columns<M: Model>(chosen: &[ColumnRef<M>]) -> Result<Vec<usize
                 M::TABLE
             )));
         }
+        if Some(column.index()) == M::VERSION_COLUMN {
+            return Err(Error::InvalidInput(format!(
+                "`{}` is the version column of `{}`, which every update bumps by one; leave it \
+                 out of the column list",
+                column.name(),
+                M::TABLE
+            )));
+        }
+        if Some(column.index()) == M::SOFT_DELETE_COLUMN {
+            return Err(Error::InvalidInput(format!(
+                "`{}` is the soft-delete column of `{}`; set it with delete and clear it with \
+                 restore, and leave it out of the column list",
+                column.name(),
+                M::TABLE
+            )));
+        }
         if !columns.contains(&column.index()) {
             columns.push(column.index());
         }
     }
     Ok(columns)
+}
+
+/// Returns whether the column at `index` is written only by covet itself: the version and
+/// soft-delete columns.
+fn is_managed<M: Model>(index: usize) -> bool {
+    Some(index) == M::VERSION_COLUMN || Some(index) == M::SOFT_DELETE_COLUMN
 }
