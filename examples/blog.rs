@@ -120,7 +120,7 @@ async fn run(db: &Database) -> covet::Result<()> {
     }
 
     // Likes arrive concurrently. Each is a serializable transaction that reads the post
-    // and writes it back; a serialization failure or deadlock re-runs the closure.
+    // and writes it back, and a serialization failure or deadlock re-runs the closure.
     let post_id = page[0].0.id;
     let policy = RetryPolicy::new().max_attempts(10);
     let serializable = TransactionOptions::new().isolation(IsolationLevel::Serializable);
