@@ -14,6 +14,7 @@ use crate::backend::{Backend, ExecResult, RowSink, Statement};
 use crate::connection::Connection;
 use crate::error::{Error, Result, redact_url};
 use crate::executor::{Executor, Owned, run_execute, run_fetch};
+use crate::replica::{ReplicaConfig, ReplicaSet};
 use crate::transaction::Transaction;
 
 /// A database: one backend and its connection pool, opened from a URL.
@@ -25,15 +26,21 @@ use crate::transaction::Transaction;
 /// | `sqlite::memory:`, `sqlite:app.db`, `sqlite:///abs/app.db` | SQLite (a missing file is created) |
 /// | `postgres://user@host/db`, `postgresql://...` | PostgreSQL |
 /// | `mysql://user@host/db`, `mariadb://...` | MySQL or MariaDB |
+///
+/// Opened with [`ConnectOptions::replica`], it also sends reads to read replicas; see
+/// [`replica`](crate::replica) for the routing rules.
 #[derive(Clone)]
 pub struct Database {
-    backend: Arc<dyn Backend>,
+    pub(crate) backend: Arc<dyn Backend>,
+    /// The read replicas, `None` without replicas and for [`primary`](Self::primary).
+    pub(crate) replicas: Option<Arc<ReplicaSet>>,
 }
 
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Database")
             .field("backend", &self.backend)
+            .field("replicas", &self.replicas)
             .finish()
     }
 }
@@ -43,6 +50,7 @@ impl fmt::Debug for Database {
 pub struct ConnectOptions {
     pool: PoolConfig,
     after_connect: Vec<String>,
+    pub(crate) replicas: ReplicaConfig,
 }
 
 impl ConnectOptions {
@@ -146,11 +154,14 @@ impl Database {
         Self::connect_with(url, ConnectOptions::default()).await
     }
 
-    /// Opens a database from a URL with the given pool settings.
+    /// Opens a database from a URL with the given pool and replica settings.
     ///
     /// # Errors
     ///
-    /// As for [`connect`](Self::connect).
+    /// As for [`connect`](Self::connect). With replicas, also [`Error::Unsupported`] on
+    /// SQLite, [`Error::InvalidInput`] for a replica of another backend or a zero check
+    /// interval, and [`Error::InvalidUrl`] for a malformed replica URL. An unreachable
+    /// replica is no error: reads skip it until a check reaches it.
     pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Self> {
         if options.pool.get_connect_timeout().is_zero() {
             return Err(Error::InvalidInput(String::from(
@@ -158,47 +169,16 @@ impl Database {
                  seconds (the default is 10 s)",
             )));
         }
-        let scheme = url.split(':').next().unwrap_or_default();
-        let backend: Arc<dyn Backend> = match scheme {
-            #[cfg(feature = "sqlite")]
-            "sqlite" => {
-                Arc::new(crate::backend::sqlite::SqliteBackend::connect(url, &options).await?)
-            }
-            #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => {
-                Arc::new(crate::backend::postgres::PostgresBackend::connect(url, &options).await?)
-            }
-            #[cfg(feature = "mysql")]
-            "mysql" | "mariadb" => {
-                Arc::new(crate::backend::mysql::MySqlBackend::connect(url, &options).await?)
-            }
-            #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
-            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
-                return Err(Error::InvalidUrl {
-                    url: redact_url(url),
-                    reason: format!(
-                        "covet was built without the backend for `{scheme}`; enable its \
-                         cargo feature (`sqlite`, `postgres` or `mysql`)"
-                    ),
-                });
-            }
-            _ => {
-                return Err(Error::InvalidUrl {
-                    url: redact_url(url),
-                    reason: String::from(
-                        "unknown scheme; use sqlite:, postgres://, postgresql://, mysql:// \
-                         or mariadb://",
-                    ),
-                });
-            }
-        };
-        Ok(Self { backend })
+        let backend = open_backend(url, &options).await?;
+        let replicas = ReplicaSet::open(backend.as_ref(), &options).await?;
+        Ok(Self { backend, replicas })
     }
 
     /// Wraps a backend built by other code, such as a custom [`Backend`] implementation.
     pub fn from_backend(backend: impl Backend) -> Self {
         Self {
             backend: Arc::new(backend),
+            replicas: None,
         }
     }
 
@@ -278,6 +258,9 @@ impl Database {
     /// it ends.
     pub fn close(&self) {
         self.backend.close();
+        if let Some(replicas) = &self.replicas {
+            replicas.close();
+        }
     }
 }
 
@@ -302,6 +285,9 @@ impl Executor for Database {
     }
 
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        if let Some(replicas) = self.replica_route(&statement) {
+            return replicas.fetch(self.backend.as_ref(), statement, sink).await;
+        }
         run_fetch(self.backend.as_ref(), statement, sink, async {
             Ok(Owned(self.backend.acquire().await?))
         })
@@ -311,6 +297,43 @@ impl Executor for Database {
     async fn begin(&self) -> Result<Transaction> {
         Database::begin(self).await
     }
+}
+
+/// Opens the backend a URL's scheme names, with the given pool settings.
+pub(crate) async fn open_backend(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Backend>> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    let backend: Arc<dyn Backend> = match scheme {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Arc::new(crate::backend::sqlite::SqliteBackend::connect(url, &options).await?),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => {
+            Arc::new(crate::backend::postgres::PostgresBackend::connect(url, &options).await?)
+        }
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => {
+            Arc::new(crate::backend::mysql::MySqlBackend::connect(url, &options).await?)
+        }
+        #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+        "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
+            return Err(Error::InvalidUrl {
+                url: redact_url(url),
+                reason: format!(
+                    "covet was built without the backend for `{scheme}`; enable its \
+                         cargo feature (`sqlite`, `postgres` or `mysql`)"
+                ),
+            });
+        }
+        _ => {
+            return Err(Error::InvalidUrl {
+                url: redact_url(url),
+                reason: String::from(
+                    "unknown scheme; use sqlite:, postgres://, postgresql://, mysql:// \
+                         or mariadb://",
+                ),
+            });
+        }
+    };
+    Ok(backend)
 }
 
 /// Maps a pool error to a covet error.
