@@ -27,8 +27,8 @@ use crate::transaction::Transaction;
 /// | `postgres://user@host/db`, `postgresql://...` | PostgreSQL |
 /// | `mysql://user@host/db`, `mariadb://...` | MySQL or MariaDB |
 ///
-/// Opened with [`ConnectOptions::replica`], it also sends reads to read replicas; see
-/// [`replica`](crate::replica) for the routing rules.
+/// Opened with [`ConnectOptions::replica`], it also sends reads to read replicas. The
+/// [`replica`](crate::replica) module describes the routing rules.
 #[derive(Clone)]
 pub struct Database {
     pub(crate) backend: Arc<dyn Backend>,
@@ -170,7 +170,13 @@ impl Database {
             )));
         }
         let backend = open_backend(url, &options).await?;
-        let replicas = ReplicaSet::open(backend.as_ref(), &options).await?;
+        let replicas = match ReplicaSet::open(backend.as_ref(), &options).await {
+            Ok(replicas) => replicas,
+            Err(error) => {
+                backend.close();
+                return Err(error);
+            }
+        };
         Ok(Self { backend, replicas })
     }
 
@@ -304,14 +310,14 @@ pub(crate) async fn open_backend(url: &str, options: &ConnectOptions) -> Result<
     let scheme = url.split(':').next().unwrap_or_default();
     let backend: Arc<dyn Backend> = match scheme {
         #[cfg(feature = "sqlite")]
-        "sqlite" => Arc::new(crate::backend::sqlite::SqliteBackend::connect(url, &options).await?),
+        "sqlite" => Arc::new(crate::backend::sqlite::SqliteBackend::connect(url, options).await?),
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => {
-            Arc::new(crate::backend::postgres::PostgresBackend::connect(url, &options).await?)
+            Arc::new(crate::backend::postgres::PostgresBackend::connect(url, options).await?)
         }
         #[cfg(feature = "mysql")]
         "mysql" | "mariadb" => {
-            Arc::new(crate::backend::mysql::MySqlBackend::connect(url, &options).await?)
+            Arc::new(crate::backend::mysql::MySqlBackend::connect(url, options).await?)
         }
         #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
         "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
@@ -319,7 +325,7 @@ pub(crate) async fn open_backend(url: &str, options: &ConnectOptions) -> Result<
                 url: redact_url(url),
                 reason: format!(
                     "covet was built without the backend for `{scheme}`; enable its \
-                         cargo feature (`sqlite`, `postgres` or `mysql`)"
+                     cargo feature (`sqlite`, `postgres` or `mysql`)"
                 ),
             });
         }
@@ -328,7 +334,7 @@ pub(crate) async fn open_backend(url: &str, options: &ConnectOptions) -> Result<
                 url: redact_url(url),
                 reason: String::from(
                     "unknown scheme; use sqlite:, postgres://, postgresql://, mysql:// \
-                         or mariadb://",
+                     or mariadb://",
                 ),
             });
         }

@@ -12,7 +12,7 @@ const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// The read replicas of a database and the rules for using them.
 #[derive(Clone)]
 pub(crate) struct ReplicaConfig {
-    /// The replica URLs as given, passwords included; they are only used to connect.
+    /// The replica URLs as given, passwords included. They are used only to connect.
     pub(crate) urls: Vec<String>,
     pub(crate) max_lag: Option<Duration>,
     pub(crate) check_interval: Duration,
@@ -74,10 +74,12 @@ impl ConnectOptions {
     /// serves reads however far behind it is.
     ///
     /// On PostgreSQL the lag is measured on the replica: zero when it has replayed all the
-    /// WAL it received and its WAL receiver is streaming, otherwise the age of the last
+    /// WAL it received while its WAL receiver runs, otherwise the age of the last
     /// transaction it replayed. On MySQL and MariaDB it is `Seconds_Behind_Master` (or
-    /// `Seconds_Behind_Source`) of `SHOW REPLICA STATUS`, which needs the `REPLICATION
-    /// CLIENT` privilege (`BINLOG MONITOR` on MariaDB 10.5 and later).
+    /// `Seconds_Behind_Source`) of `SHOW REPLICA STATUS`. That statement needs the
+    /// `REPLICATION CLIENT` privilege on MySQL and on MariaDB before 10.5, and `REPLICA
+    /// MONITOR` (also named `SLAVE MONITOR`) on later MariaDB releases. A server that is
+    /// not a replica, or a user without the privilege, leaves the lag unknown.
     pub fn max_replica_lag(mut self, lag: Duration) -> Self {
         self.replicas.max_lag = Some(lag);
         self

@@ -22,7 +22,7 @@ impl Lsn {
     }
 }
 
-/// What one check of a replica found.
+/// The result of one replica check.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Measurement {
     /// The replication lag, or `None` when it cannot be measured, as on a server that is
@@ -44,8 +44,8 @@ struct PostgresSample {
 }
 
 /// The lag query on PostgreSQL 10 and later. `pg_stat_wal_receiver` has a row only while a
-/// WAL receiver process runs; users without `pg_read_all_stats` see the row with most
-/// columns NULL, which is enough here.
+/// WAL receiver process runs. Users without `pg_read_all_stats` see most of its columns as
+/// NULL, but they still see the row.
 const POSTGRES_PROBE: &str = "SELECT pg_is_in_recovery(), \
      pg_last_wal_receive_lsn()::text, \
      pg_last_wal_replay_lsn()::text, \

@@ -1,22 +1,24 @@
 //! Read replicas: routing reads away from the primary, with health and lag checks.
 //!
 //! A [`Database`] opened with [`ConnectOptions::replica`] keeps one pool per replica next
-//! to the primary's. [`Executor::fetch`] of a `SELECT` outside a transaction goes to the
-//! next usable replica in turn; every other statement, transactions, dedicated
-//! connections and migrations go to the primary, and so does everything run through
-//! [`Database::primary`].
+//! to the primary's. A `SELECT` run with [`Executor::fetch`](crate::Executor::fetch)
+//! outside a transaction goes to the next usable replica in turn. Every other statement
+//! goes to the primary, and so do transactions, dedicated connections, migrations and
+//! everything run through [`Database::primary`].
 //!
 //! A replica is usable while its last check reached it and, when
 //! [`ConnectOptions::max_replica_lag`] is set, found its lag within the bound. A
-//! background task checks every replica at [`ConnectOptions::replica_check_interval`]. A
-//! read that fails on a replica with a connection error (or a pool timeout, or a
-//! PostgreSQL recovery conflict) before any row arrived marks the replica down (except
-//! for a recovery conflict) and runs again on another replica or the primary, so the read
-//! still succeeds. The first read that finds a replica down waits for the connect timeout.
+//! background task checks every replica at [`ConnectOptions::replica_check_interval`].
+//!
+//! A read that fails on a replica before any row arrived runs again on the next usable
+//! replica or on the primary, so the read still succeeds. That happens on a connection
+//! error or a pool timeout, which also mark the replica down until a check reaches it,
+//! and on a PostgreSQL recovery conflict. The first read that finds a replica down waits
+//! for the connect timeout.
 //!
 //! Only the statement's operation decides the route. A `SELECT` that writes or locks, such
 //! as `SELECT nextval('seq')` or `SELECT ... FOR UPDATE` outside a transaction, fails on a
-//! replica with a read-only error; run it on [`Database::primary`].
+//! replica with a read-only error, so run it through [`Database::primary`].
 
 mod config;
 mod lag;
@@ -39,7 +41,7 @@ use crate::error::{Error, ErrorKind, Result, redact_url};
 use crate::executor::{Owned, run_fetch};
 use crate::row::RowReader;
 
-/// What the last check and the reads since found out about one replica.
+/// The state of one replica, as the last check and the reads since found it.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ReplicaStatus {
@@ -103,12 +105,14 @@ struct Health {
     measured: Measurement,
     /// Whether reads went to this replica after the last change, to log changes once.
     usable: bool,
+    /// Whether the last lag query failed, to log such failures once.
+    lag_failing: bool,
     error: Option<String>,
 }
 
 /// The outcome of a read tried on a replica.
 enum Attempt {
-    /// The read ran, well or badly; either way its result is final.
+    /// The read ran, and its result is final whether it succeeded or failed.
     Done(Result<u64>),
     /// The replica failed before sending a row, so another server may run the read.
     Retry,
@@ -369,16 +373,47 @@ impl Replica {
         }
     }
 
+    /// Connects to the replica and measures its lag. A failed lag query on a working
+    /// connection, such as one the user lacks the privilege for, leaves the lag unknown
+    /// but the replica reachable.
     async fn check(&self, options: &ConnectOptions, max_lag: Option<Duration>) {
-        let measured = async {
+        let connected = async {
             let backend = self.open(options).await?;
-            let mut conn = backend.acquire().await?;
-            lag::measure(backend.as_ref(), conn.as_mut()).await
+            let conn = backend.acquire().await?;
+            Ok::<_, Error>((backend, conn))
         };
-        match measured.await {
-            Ok(measurement) => self.record_measurement(measurement, max_lag),
-            Err(error) => self.record_failure(&error),
+        let (backend, mut conn) = match connected.await {
+            Ok(connected) => connected,
+            Err(error) => return self.record_failure(&error),
+        };
+        let measurement = match lag::measure(backend.as_ref(), conn.as_mut()).await {
+            Ok(measurement) => {
+                self.health().lag_failing = false;
+                measurement
+            }
+            Err(error) if error.kind() == ErrorKind::Connection => {
+                return self.record_failure(&error);
+            }
+            Err(error) => {
+                self.log_lag_failure(&error);
+                Measurement::default()
+            }
+        };
+        self.record_measurement(measurement, max_lag);
+    }
+
+    /// Logs a failed lag query once, until a lag query succeeds again.
+    fn log_lag_failure(&self, error: &Error) {
+        let mut health = self.health();
+        if !health.lag_failing {
+            tracing::warn!(
+                target: "covet::replica",
+                replica = %self.target,
+                error = %scrub(&error_chain(error), &self.url),
+                "measuring the replica's lag failed, so its lag is unknown"
+            );
         }
+        health.lag_failing = true;
     }
 
     /// Runs a read on `conn` and counts it. A failure that another server could avoid
@@ -428,8 +463,8 @@ impl Replica {
         }
     }
 
-    /// Asks the replica how far it has replayed, on `conn`, and remembers the answer.
-    /// Returns `None` when it cannot tell, as when it is not a standby.
+    /// Reads the replica's replay position on `conn` and stores it. Returns `None` when the
+    /// position is unknown, as on a server that is not a standby.
     async fn ask_replayed(
         &self,
         backend: &dyn Backend,

@@ -17,9 +17,9 @@ use crate::transaction::Transaction;
 ///
 /// Created by [`Database::session`]. It runs statements like its [`Database`]: writes on
 /// the primary, reads on a replica. After each write it records the primary's WAL
-/// position (`pg_current_wal_insert_lsn()`), and from then on a read goes to a replica
-/// only once that replica's `pg_last_wal_replay_lsn()` has reached the position; until
-/// then it runs on the primary. Reads before the first write go to any usable replica.
+/// position (`pg_current_wal_insert_lsn()`). From then on a read goes to a replica only
+/// once that replica's `pg_last_wal_replay_lsn()` has reached the position, and otherwise
+/// runs on the primary. Reads before the first write go to any usable replica.
 ///
 /// The cost, on PostgreSQL: one extra round trip to the primary after each write, and one
 /// to the replica for a read while the last replay position the handle knows for that

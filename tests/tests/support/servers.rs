@@ -11,6 +11,10 @@
 //! prints a notice and returns `None`, unless `COVET_REQUIRE_ALL_BACKENDS=1` is set, in
 //! which case it panics.
 //!
+//! [`Server::start_standby`] copies a private PostgreSQL server with `pg_basebackup -R`
+//! into a hot standby that streams and replays its WAL, for read replica tests. It also
+//! needs `pg_basebackup` from the same directory as `initdb`.
+//!
 //! The async methods run their blocking commands on tokio's blocking pool, so queries on
 //! the runtime's workers keep running meanwhile.
 
@@ -317,6 +321,60 @@ impl Server {
         Some(server)
     }
 
+    /// Creates, starts and waits for a hot standby of the private PostgreSQL server
+    /// `primary`: a copy taken with `pg_basebackup -R` that streams the primary's WAL and
+    /// replays it, on a port of its own. Returns `None` like [`start`](Self::start).
+    ///
+    /// # Panics
+    ///
+    /// When `primary` is not PostgreSQL, when a command fails, and when the standby is
+    /// unavailable but required.
+    pub async fn start_standby(primary: &Server) -> Option<Self> {
+        assert_eq!(
+            primary.kind,
+            ServerKind::Postgres,
+            "only PostgreSQL servers get a standby here"
+        );
+        let basebackup = postgres_bin().join("pg_basebackup");
+        let reason = unavailable_reason(ServerKind::Postgres).or_else(|| {
+            (!basebackup.exists()).then(|| format!("{} is missing", basebackup.display()))
+        });
+        if let Some(reason) = reason {
+            assert!(
+                !required(),
+                "a private PostgreSQL standby is required but cannot run here: {reason}"
+            );
+            eprintln!(
+                "NOTICE: skipping a test on a private PostgreSQL standby: {reason}; set \
+                 COVET_REQUIRE_ALL_BACKENDS=1 to fail instead"
+            );
+            return None;
+        }
+        let directory = tempfile::Builder::new()
+            .prefix("covet-pg-standby-")
+            .tempdir()
+            .expect("create a temporary directory for the standby")
+            .keep();
+        let mut server = Self {
+            kind: ServerKind::Postgres,
+            port: spare_port(),
+            directory,
+            child: None,
+        };
+        let copied = {
+            let paths = server.clone_paths();
+            let primary_port = primary.port;
+            blocking(move || paths.copy_from_primary(primary_port)).await
+        };
+        if let Err(error) = copied {
+            panic!("copying the primary for a PostgreSQL standby failed: {error}");
+        }
+        if let Err(error) = server.start_again().await {
+            panic!("starting a PostgreSQL standby failed: {error}");
+        }
+        Some(server)
+    }
+
     /// Returns the server's software.
     pub fn kind(&self) -> ServerKind {
         self.kind
@@ -465,18 +523,22 @@ impl ServerPaths {
         }
     }
 
+    /// Gives the temporary directory to the `postgres` OS user, which runs the server.
+    fn chown_to_postgres(&self) -> Result<(), String> {
+        let uid = command_stdout(Command::new("id").args(["-u", "postgres"]))?;
+        let gid = command_stdout(Command::new("id").args(["-g", "postgres"]))?;
+        let uid = uid.parse().map_err(|_| format!("invalid uid `{uid}`"))?;
+        let gid = gid.parse().map_err(|_| format!("invalid gid `{gid}`"))?;
+        std::os::unix::fs::chown(&self.directory, Some(uid), Some(gid))
+            .map_err(|error| format!("chown postgres {}: {error}", self.directory.display()))
+    }
+
     /// Creates the data directory.
     fn initialize(&self) -> Result<(), String> {
         let data = self.data();
         match self.kind {
             ServerKind::Postgres => {
-                let uid = command_stdout(Command::new("id").args(["-u", "postgres"]))?;
-                let gid = command_stdout(Command::new("id").args(["-g", "postgres"]))?;
-                let uid = uid.parse().map_err(|_| format!("invalid uid `{uid}`"))?;
-                let gid = gid.parse().map_err(|_| format!("invalid gid `{gid}`"))?;
-                std::os::unix::fs::chown(&self.directory, Some(uid), Some(gid)).map_err(
-                    |error| format!("chown postgres {}: {error}", self.directory.display()),
-                )?;
+                self.chown_to_postgres()?;
                 run(as_postgres("initdb")
                     .arg("-D")
                     .arg(&data)
@@ -497,6 +559,20 @@ impl ServerPaths {
                 .current_dir(&self.directory))
             .map(drop),
         }
+    }
+
+    /// Creates the data directory of a standby as a copy of the PostgreSQL primary on
+    /// `primary_port`. `-R` writes `standby.signal` and the `primary_conninfo` to stream
+    /// from, and `--checkpoint=fast` spares the wait for the next scheduled checkpoint.
+    fn copy_from_primary(&self, primary_port: u16) -> Result<(), String> {
+        self.chown_to_postgres()?;
+        run(as_postgres("pg_basebackup")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-h", "127.0.0.1", "-p", &primary_port.to_string()])
+            .args(["-U", "root", "-R", "-X", "stream", "--checkpoint=fast"])
+            .current_dir(&self.directory))
+        .map(drop)
     }
 
     /// Starts the server: pg_ctl waits until PostgreSQL accepts connections, while mariadbd
