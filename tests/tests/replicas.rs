@@ -400,9 +400,12 @@ async fn postgres_check_replicas_on_demand() {
         in_recovery(&db).await,
         "without a check the standby keeps serving reads"
     );
-    let statuses = db.check_replicas().await;
-    assert_eq!(statuses.len(), 1);
-    assert!(!statuses[0].usable, "the check sees the lag: {statuses:?}");
+    // The standby may receive the WAL of CREATE TABLE a moment later on a busy machine,
+    // and until then it counts as current.
+    eventually("an on-demand check sees the lag", || async {
+        !db.check_replicas().await[0].usable
+    })
+    .await;
     assert!(
         !in_recovery(&db).await,
         "reads go to the primary after the check"
