@@ -125,7 +125,7 @@ async fn table_exists(db: &Database, table: &str) -> bool {
 }
 
 /// Polls `check` until it returns true, and fails the test after [`EVENTUALLY`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
+async fn eventually<F, Fut>(condition: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -134,7 +134,7 @@ where
     while !check().await {
         assert!(
             Instant::now() < deadline,
-            "timed out after {EVENTUALLY:?} waiting until {what}"
+            "timed out after {EVENTUALLY:?} waiting until {condition}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -574,6 +574,44 @@ async fn mysql_reads_go_to_replica() {
     db.close();
     primary.cleanup().await;
     replica.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_replicas_take_turns() {
+    let Some((primary, first)) = mysql_pair("mysql_turns").await else {
+        return;
+    };
+    let Some(second) = TestDb::create(Backend::MySql, "mysql_turns", quick_options()).await else {
+        return;
+    };
+    let first_name = current_database(&first.db).await;
+    let second_name = current_database(&second.db).await;
+    let options = quick_options().replica(&first.url).replica(&second.url);
+    let db = connect_routed(&primary.url, options).await;
+
+    let mut served = Vec::new();
+    for _ in 0..4 {
+        served.push(current_database(&db).await);
+    }
+    let by_first = served.iter().filter(|name| **name == first_name).count();
+    let by_second = served.iter().filter(|name| **name == second_name).count();
+    assert_eq!(by_first, 2, "round robin: {served:?}");
+    assert_eq!(by_second, 2, "round robin: {served:?}");
+    assert_ne!(
+        served[0], served[1],
+        "consecutive reads alternate: {served:?}"
+    );
+    let reads: Vec<u64> = db
+        .replica_status()
+        .iter()
+        .map(|status| status.reads)
+        .collect();
+    assert_eq!(reads, vec![2, 2]);
+
+    db.close();
+    primary.cleanup().await;
+    first.cleanup().await;
+    second.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -87,8 +87,8 @@ impl ConnectOptions {
 
     /// Sets how often a background task checks each replica's reachability and lag. The
     /// default is 1 s. A replica found down or too far behind is skipped until a later
-    /// check finds it usable again; [`Database::check_replicas`](crate::Database::check_replicas)
-    /// runs a check at once.
+    /// check finds it usable again.
+    /// [`Database::check_replicas`](crate::Database::check_replicas) runs a check at once.
     pub fn replica_check_interval(mut self, interval: Duration) -> Self {
         self.replicas.check_interval = interval;
         self

@@ -206,7 +206,10 @@ impl ReplicaSet {
                 }
             };
             if replica.replayed().is_none_or(|replayed| replayed < written) {
-                match replica.ask_replayed(backend.as_ref(), conn.as_mut()).await {
+                match replica
+                    .query_replayed(backend.as_ref(), conn.as_mut())
+                    .await
+                {
                     Some(replayed) if replayed >= written => {}
                     _ => continue,
                 }
@@ -231,8 +234,12 @@ impl ReplicaSet {
             .filter(|replica| replica.usable(self.max_lag))
     }
 
-    /// Checks every replica at once: opens it if needed and measures its lag.
+    /// Checks every replica at once: opens it if needed and measures its lag. Does nothing
+    /// once the set is closed, so that no check opens a new pool.
     pub(crate) async fn check_all(&self) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         let checks = self
             .replicas
             .iter()
@@ -465,7 +472,7 @@ impl Replica {
 
     /// Reads the replica's replay position on `conn` and stores it. Returns `None` when the
     /// position is unknown, as on a server that is not a standby.
-    async fn ask_replayed(
+    async fn query_replayed(
         &self,
         backend: &dyn Backend,
         conn: &mut dyn crate::backend::BackendConnection,
@@ -476,8 +483,8 @@ impl Replica {
             Ok(())
         };
         let sql = lag::POSTGRES_REPLAYED;
-        let asked = crate::trace::traced_probe(backend, conn, sql, &mut read).await;
-        if let Err(error) = asked {
+        let queried = crate::trace::traced_probe(backend, conn, sql, &mut read).await;
+        if let Err(error) = queried {
             tracing::debug!(
                 target: "covet::replica",
                 replica = %self.target,
