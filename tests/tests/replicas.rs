@@ -5,8 +5,10 @@
 //! on another loopback port, and waits until the standby replays. `pg_is_in_recovery()`
 //! returns which server ran a read: true on the standby, false on the primary.
 //!
-//! MySQL has no replica here. Its tests give two databases of the shared MariaDB server the
-//! roles of primary and replica, and `SELECT DATABASE()` returns which one ran a read. That
+//! One MariaDB test runs a real replica too: a private primary with a binary log and a
+//! private replica that replicates from it, where `@@server_id` returns which server ran a
+//! read. The other MySQL tests give two databases of the shared MariaDB server the roles
+//! of primary and replica, and `SELECT DATABASE()` returns which one ran a read. That
 //! shows the routing, and that a server which is not a replica has no measurable lag.
 //! SQLite rejects replicas.
 
@@ -669,6 +671,98 @@ async fn mysql_denied_lag_query_keeps_replica() {
     execute(&primary.db, &format!("DROP USER '{user}'@'%'")).await;
     primary.cleanup().await;
     replica.cleanup().await;
+}
+
+async fn execute_text(db: &Database, sql: &str) {
+    covet::raw(sql)
+        .execute_unprepared(db)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+}
+
+/// Returns the `server_id` of the MariaDB server that ran the read.
+async fn server_id<E: Executor>(db: &E) -> i64 {
+    covet::raw("SELECT CAST(@@server_id AS SIGNED)")
+        .fetch_scalar::<i64, _>(db)
+        .await
+        .expect("SELECT @@server_id")
+        .expect("one row")
+}
+
+/// Starts a private MariaDB primary with a binary log and a replica that replicates its
+/// database `app`, and waits until the replica has the database.
+async fn mariadb_replication() -> Option<(Server, Server)> {
+    let primary_args = ["--log-bin=primary-bin", "--server-id=1"];
+    let primary = Server::start_with(ServerKind::MariaDb, &primary_args).await?;
+    let replica = Server::start_with(ServerKind::MariaDb, &["--server-id=2"]).await?;
+    let replica_admin = connect(&replica.url()).await;
+    let change = format!(
+        "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', \
+         MASTER_USE_GTID = slave_pos",
+        primary.port()
+    );
+    execute_text(&replica_admin, &change).await;
+    execute_text(&replica_admin, "START SLAVE").await;
+    let primary_admin = connect(&primary.url()).await;
+    execute_text(&primary_admin, "CREATE DATABASE app").await;
+    eventually("the replica has the database", || async {
+        covet::raw("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'app'")
+            .fetch_scalar::<i64, _>(&replica_admin)
+            .await
+            .expect("query information_schema")
+            == Some(1)
+    })
+    .await;
+    primary_admin.close();
+    replica_admin.close();
+    Some((primary, replica))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_replica_lag_measured() {
+    let Some((primary, replica)) = mariadb_replication().await else {
+        return;
+    };
+    let options = quick_options()
+        .replica(support::with_database(&replica.url(), "app"))
+        .replica_check_interval(CHECK_INTERVAL)
+        .max_replica_lag(Duration::from_secs(30));
+    let db = connect_routed(&support::with_database(&primary.url(), "app"), options).await;
+    let status = only_replica(&db);
+    assert!(status.usable, "a running replica serves reads: {status:?}");
+    assert!(
+        status.lag.is_some_and(|lag| lag <= Duration::from_secs(30)),
+        "Seconds_Behind_Master is read: {status:?}"
+    );
+    assert_eq!(server_id(&db).await, 2, "reads go to the replica");
+    assert_eq!(server_id(&db.primary()).await, 1);
+
+    execute(&db, "CREATE TABLE items (id BIGINT)").await;
+    execute(&db, "INSERT INTO items (id) VALUES (1)").await;
+    eventually("a routed read sees the write", || has_rows(&db, "items", 1)).await;
+
+    let replica_admin = connect(&replica.url()).await;
+    execute_text(&replica_admin, "STOP SLAVE SQL_THREAD").await;
+    eventually("the stopped replication is skipped", || async {
+        !only_replica(&db).usable
+    })
+    .await;
+    let status = only_replica(&db);
+    assert!(status.reachable, "{status:?}");
+    assert_eq!(
+        status.lag, None,
+        "a stopped SQL thread has no lag: {status:?}"
+    );
+    assert_eq!(server_id(&db).await, 1, "reads fall back to the primary");
+
+    execute_text(&replica_admin, "START SLAVE SQL_THREAD").await;
+    eventually("the restarted replication serves reads", || async {
+        server_id(&db).await == 2
+    })
+    .await;
+
+    replica_admin.close();
+    db.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

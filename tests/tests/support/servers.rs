@@ -76,6 +76,8 @@ pub struct Server {
     directory: PathBuf,
     /// The mariadbd process. PostgreSQL's postmaster is found through its pid file.
     child: Option<Child>,
+    /// Options added to the server's command line on every start.
+    server_args: Vec<String>,
 }
 
 fn required() -> bool {
@@ -280,6 +282,17 @@ impl Server {
     /// When a command to create or start the instance fails, with its command line and
     /// output, and when the instance is unavailable but required.
     pub async fn start(kind: ServerKind) -> Option<Self> {
+        Self::start_with(kind, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with options added to the server's command line on
+    /// every start: mariadbd options such as `--server-id=2`, or PostgreSQL ones such as
+    /// `-c fsync=off`. A mariadbd option given here overrides the default it repeats.
+    ///
+    /// # Panics
+    ///
+    /// As for [`start`](Self::start).
+    pub async fn start_with(kind: ServerKind, server_args: &[&str]) -> Option<Self> {
         if let Some(reason) = unavailable_reason(kind) {
             let name = kind.name();
             assert!(
@@ -307,6 +320,7 @@ impl Server {
             port: spare_port(),
             directory,
             child: None,
+            server_args: server_args.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         let initialized = {
             let paths = server.clone_paths();
@@ -360,6 +374,7 @@ impl Server {
             port: spare_port(),
             directory,
             child: None,
+            server_args: Vec::new(),
         };
         let copied = {
             let paths = server.clone_paths();
@@ -480,6 +495,7 @@ impl Server {
             kind: self.kind,
             port: self.port,
             directory: self.directory.clone(),
+            server_args: self.server_args.clone(),
         }
     }
 }
@@ -509,6 +525,7 @@ struct ServerPaths {
     kind: ServerKind,
     port: u16,
     directory: PathBuf,
+    server_args: Vec<String>,
 }
 
 impl ServerPaths {
@@ -591,11 +608,15 @@ impl ServerPaths {
         let data = self.data();
         match self.kind {
             ServerKind::Postgres => {
-                let options = format!(
+                let mut options = format!(
                     "-p {} -k {} -c listen_addresses=127.0.0.1",
                     self.port,
                     data.display()
                 );
+                for arg in &self.server_args {
+                    options.push(' ');
+                    options.push_str(arg);
+                }
                 run(as_postgres("pg_ctl")
                     .arg("-D")
                     .arg(&data)
@@ -633,6 +654,7 @@ impl ServerPaths {
                         MARIADB_BUFFER_POOL_SIZE,
                         MARIADB_LOG_FILE_SIZE,
                     ])
+                    .args(&self.server_args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::from(log))
                     .stderr(Stdio::from(log_for_stderr));
