@@ -424,6 +424,40 @@ async fn postgres_check_replicas_on_demand() {
     db.close();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrations_use_primary() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let db = connect_routed(&cluster.primary.url(), cluster.options()).await;
+    let standby = connect(&cluster.standby.url()).await;
+    pause_replay(&standby).await;
+    let migration =
+        covet_migrate::Migration::sql(1, "create items", "CREATE TABLE items (id BIGINT)", None)
+            .expect("valid migration");
+    let set = covet_migrate::MigrationSet::new([migration]).expect("one migration");
+    let migrator = covet_migrate::Migrator::new(set);
+
+    let report = migrator
+        .up(&db, None)
+        .await
+        .expect("migrate on the primary");
+    assert_eq!(report.applied.len(), 1, "{report:?}");
+    // The paused standby has no history table yet, so only the primary knows the result.
+    let status = migrator.status(&db).await.expect("status");
+    assert_eq!(status.pending().count(), 0, "{status}");
+    let drift = migrator.verify(&db).await.expect("verify");
+    assert!(drift.is_empty(), "{drift:?}");
+    assert!(
+        !table_exists(&standby, "items").await,
+        "the standby is behind"
+    );
+
+    resume_replay(&standby).await;
+    standby.close();
+    db.close();
+}
+
 /// A tracing layer that keeps the text of every event.
 #[derive(Clone, Default)]
 struct EventRecorder {
