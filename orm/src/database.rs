@@ -261,7 +261,7 @@ impl Database {
 
     /// Closes the pool. Later statements and [`dedicated_connection`](Self::dedicated_connection)
     /// fail with [`Error::PoolClosed`]; a transaction begun before keeps its connection until
-    /// it ends.
+    /// it ends. Replicas' pools close too, and their background checks stop.
     pub fn close(&self) {
         self.backend.close();
         if let Some(replicas) = &self.replicas {

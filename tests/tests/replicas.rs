@@ -443,7 +443,7 @@ async fn postgres_migrations_use_primary() {
         .await
         .expect("migrate on the primary");
     assert_eq!(report.applied.len(), 1, "{report:?}");
-    // The paused standby has no history table yet, so only the primary knows the result.
+    // The paused standby has no history table yet, so only the primary has the result.
     let status = migrator.status(&db).await.expect("status");
     assert_eq!(status.pending().count(), 0, "{status}");
     let drift = migrator.verify(&db).await.expect("verify");

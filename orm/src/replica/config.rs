@@ -47,9 +47,10 @@ impl ConnectOptions {
     ///
     /// The URL must use the primary's backend: PostgreSQL or MySQL/MariaDB. SQLite has no
     /// replicas, so connecting fails with [`Error::Unsupported`](crate::Error::Unsupported).
-    /// A replica that cannot be reached when the database opens does not fail the connect:
-    /// it is skipped until a check reaches it. Its password never appears in `Debug`
-    /// output, errors or logs.
+    /// A replica that cannot be reached when the database opens does not fail the connect,
+    /// which waits for each replica's first check (at most the connect timeout) and then
+    /// skips the unreachable ones until a check reaches them. A replica's password never
+    /// appears in `Debug` output, errors or logs.
     ///
     /// ```no_run
     /// # async fn demo() -> covet::Result<()> {

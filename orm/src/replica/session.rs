@@ -22,9 +22,9 @@ use crate::transaction::Transaction;
 /// runs on the primary. Reads before the first write go to any usable replica.
 ///
 /// The cost, on PostgreSQL: one extra round trip to the primary after each write, and one
-/// to the replica for a read while the last replay position the handle knows for that
-/// replica is behind the session's writes. Positions are remembered per replica and shared
-/// by all sessions of the database, so reads after the replica caught up cost nothing more.
+/// to the replica for a read while the replay position last recorded for that replica is
+/// behind the session's writes. Replay positions are stored per replica and shared by all
+/// sessions of the database, so reads after the replica caught up cost nothing more.
 ///
 /// On MySQL and MariaDB, and when the WAL position cannot be read, a session that has
 /// written reads from the primary from then on.
