@@ -193,11 +193,12 @@ async fn postgres_reads_go_to_replica() {
     let before = only_replica(&db);
     assert!(before.reachable, "{before:?}");
     assert!(before.usable, "{before:?}");
-    assert_eq!(
-        before.lag,
-        Some(Duration::ZERO),
-        "an idle standby is current"
-    );
+    // WAL the idle primary writes now and then, such as its running-transactions record,
+    // can make one check see the standby behind for a moment.
+    eventually("a check finds the idle standby current", || async {
+        db.check_replicas().await[0].lag == Some(Duration::ZERO)
+    })
+    .await;
     assert!(before.pool.is_some(), "the replica has its own pool");
 
     // DDL and writes would fail on the read-only standby.
@@ -245,7 +246,7 @@ async fn postgres_lag_bound_falls_back() {
         table_exists(&standby, "items")
     })
     .await;
-    assert!(in_recovery(&db).await, "a current standby serves reads");
+    eventually("a current standby serves reads", || in_recovery(&db)).await;
 
     pause_replay(&standby).await;
     execute(&db, "INSERT INTO items (id) VALUES (1)").await;
@@ -393,7 +394,11 @@ async fn postgres_check_replicas_on_demand() {
         .max_replica_lag(Duration::from_millis(300));
     let db = connect_routed(&cluster.primary.url(), options).await;
     let standby = connect(&cluster.standby.url()).await;
-    assert!(in_recovery(&db).await, "the standby is current when opened");
+    eventually("a check finds the standby current", || async {
+        db.check_replicas().await[0].usable
+    })
+    .await;
+    assert!(in_recovery(&db).await, "a current standby serves reads");
 
     pause_replay(&standby).await;
     execute(&db, "CREATE TABLE items (id BIGINT)").await;
