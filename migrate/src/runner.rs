@@ -152,12 +152,15 @@ impl Migrator {
     }
 
     /// Reads the history without creating the table: a missing table is an empty history.
-    async fn read_history<E: Executor + ?Sized>(&self, db: &E) -> Result<Vec<HistoryRow>> {
+    /// It reads on the primary, because a read replica may not have replayed the latest
+    /// migrations yet.
+    async fn read_history(&self, db: &Database) -> Result<Vec<HistoryRow>> {
         let history = self.history()?;
-        if !history.exists(db).await? {
+        let primary = db.primary();
+        if !history.exists(&primary).await? {
             return Ok(Vec::new());
         }
-        history.read(db).await
+        history.read(&primary).await
     }
 
     /// Compares the build's migrations with the history table. Writes nothing.

@@ -14,6 +14,7 @@ use crate::backend::{Backend, ExecResult, RowSink, Statement};
 use crate::connection::Connection;
 use crate::error::{Error, Result, redact_url};
 use crate::executor::{Executor, Owned, run_execute, run_fetch};
+use crate::replica::{ReplicaConfig, ReplicaSet};
 use crate::retry::{RetryPolicy, RetryableError, run_with_retry};
 use crate::stats::{Observer, QueryStats, SlowQueryThreshold};
 use crate::transaction::Transaction;
@@ -28,17 +29,23 @@ use crate::transaction_options::TransactionOptions;
 /// | `sqlite::memory:`, `sqlite:app.db`, `sqlite:///abs/app.db` | SQLite (a missing file is created) |
 /// | `postgres://user@host/db`, `postgresql://...` | PostgreSQL |
 /// | `mysql://user@host/db`, `mariadb://...` | MySQL or MariaDB |
+///
+/// Opened with [`ConnectOptions::replica`], it also sends reads to read replicas. The
+/// [`replica`](crate::replica) module describes the routing rules.
 #[derive(Clone)]
 pub struct Database {
-    backend: Arc<dyn Backend>,
+    pub(crate) backend: Arc<dyn Backend>,
+    /// The read replicas, `None` without replicas and for [`primary`](Self::primary).
+    pub(crate) replicas: Option<Arc<ReplicaSet>>,
     /// Statement counters, shared with the transactions and connections begun from it.
-    observer: Arc<Observer>,
+    pub(crate) observer: Arc<Observer>,
 }
 
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Database")
             .field("backend", &self.backend)
+            .field("replicas", &self.replicas)
             .finish()
     }
 }
@@ -49,6 +56,7 @@ pub struct ConnectOptions {
     pool: PoolConfig,
     after_connect: Vec<String>,
     slow_query_threshold: SlowQueryThreshold,
+    pub(crate) replicas: ReplicaConfig,
 }
 
 impl ConnectOptions {
@@ -164,11 +172,14 @@ impl Database {
         Self::connect_with(url, ConnectOptions::default()).await
     }
 
-    /// Opens a database from a URL with the given pool settings.
+    /// Opens a database from a URL with the given pool and replica settings.
     ///
     /// # Errors
     ///
-    /// As for [`connect`](Self::connect).
+    /// As for [`connect`](Self::connect). With replicas, also [`Error::Unsupported`] on
+    /// SQLite, [`Error::InvalidInput`] for a replica of another backend or a zero check
+    /// interval, and [`Error::InvalidUrl`] for a malformed replica URL. An unreachable
+    /// replica is no error: reads skip it until a check reaches it.
     pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Self> {
         if options.pool.get_connect_timeout().is_zero() {
             return Err(Error::InvalidInput(String::from(
@@ -176,42 +187,20 @@ impl Database {
                  seconds (the default is 10 s)",
             )));
         }
-        let scheme = url.split(':').next().unwrap_or_default();
-        let backend: Arc<dyn Backend> = match scheme {
-            #[cfg(feature = "sqlite")]
-            "sqlite" => {
-                Arc::new(crate::backend::sqlite::SqliteBackend::connect(url, &options).await?)
-            }
-            #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => {
-                Arc::new(crate::backend::postgres::PostgresBackend::connect(url, &options).await?)
-            }
-            #[cfg(feature = "mysql")]
-            "mysql" | "mariadb" => {
-                Arc::new(crate::backend::mysql::MySqlBackend::connect(url, &options).await?)
-            }
-            #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
-            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
-                return Err(Error::InvalidUrl {
-                    url: redact_url(url),
-                    reason: format!(
-                        "covet was built without the backend for `{scheme}`; enable its \
-                         cargo feature (`sqlite`, `postgres` or `mysql`)"
-                    ),
-                });
-            }
-            _ => {
-                return Err(Error::InvalidUrl {
-                    url: redact_url(url),
-                    reason: String::from(
-                        "unknown scheme; use sqlite:, postgres://, postgresql://, mysql:// \
-                         or mariadb://",
-                    ),
-                });
+        let backend = open_backend(url, &options).await?;
+        let replicas = match ReplicaSet::open(backend.as_ref(), &options).await {
+            Ok(replicas) => replicas,
+            Err(error) => {
+                backend.close();
+                return Err(error);
             }
         };
         let observer = Arc::new(Observer::new(options.slow_query_threshold));
-        Ok(Self { backend, observer })
+        Ok(Self {
+            backend,
+            replicas,
+            observer,
+        })
     }
 
     /// Wraps a backend built by other code, such as a custom [`Backend`] implementation.
@@ -220,6 +209,7 @@ impl Database {
         Self {
             backend: Arc::new(backend),
             observer: Arc::default(),
+            replicas: None,
         }
     }
 
@@ -402,9 +392,12 @@ impl Database {
 
     /// Closes the pool. Later statements and [`dedicated_connection`](Self::dedicated_connection)
     /// fail with [`Error::PoolClosed`]; a transaction begun before keeps its connection until
-    /// it ends.
+    /// it ends. Replicas' pools close too, and their background checks stop.
     pub fn close(&self) {
         self.backend.close();
+        if let Some(replicas) = &self.replicas {
+            replicas.close();
+        }
     }
 }
 
@@ -437,6 +430,11 @@ impl Executor for Database {
     }
 
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
+        if let Some(replicas) = self.replica_route(&statement) {
+            return replicas
+                .fetch(self.backend.as_ref(), &self.observer, statement, sink)
+                .await;
+        }
         run_fetch(
             self.backend.as_ref(),
             &self.observer,
@@ -450,6 +448,43 @@ impl Executor for Database {
     async fn begin(&self) -> Result<Transaction> {
         Database::begin(self).await
     }
+}
+
+/// Opens the backend a URL's scheme names, with the given pool settings.
+pub(crate) async fn open_backend(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Backend>> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    let backend: Arc<dyn Backend> = match scheme {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Arc::new(crate::backend::sqlite::SqliteBackend::connect(url, options).await?),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => {
+            Arc::new(crate::backend::postgres::PostgresBackend::connect(url, options).await?)
+        }
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => {
+            Arc::new(crate::backend::mysql::MySqlBackend::connect(url, options).await?)
+        }
+        #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+        "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
+            return Err(Error::InvalidUrl {
+                url: redact_url(url),
+                reason: format!(
+                    "covet was built without the backend for `{scheme}`; enable its \
+                     cargo feature (`sqlite`, `postgres` or `mysql`)"
+                ),
+            });
+        }
+        _ => {
+            return Err(Error::InvalidUrl {
+                url: redact_url(url),
+                reason: String::from(
+                    "unknown scheme; use sqlite:, postgres://, postgresql://, mysql:// \
+                     or mariadb://",
+                ),
+            });
+        }
+    };
+    Ok(backend)
 }
 
 /// Maps a pool error to a covet error.

@@ -11,6 +11,10 @@
 //! prints a notice and returns `None`, unless `COVET_REQUIRE_ALL_BACKENDS=1` is set, in
 //! which case it panics.
 //!
+//! [`Server::start_standby`] copies a private PostgreSQL server with `pg_basebackup -R`
+//! into a hot standby that streams and replays its WAL, for read replica tests. It also
+//! needs `pg_basebackup` from the same directory as `initdb`.
+//!
 //! The async methods run their blocking commands on tokio's blocking pool, so queries on
 //! the runtime's workers keep running meanwhile.
 
@@ -72,6 +76,8 @@ pub struct Server {
     directory: PathBuf,
     /// The mariadbd process. PostgreSQL's postmaster is found through its pid file.
     child: Option<Child>,
+    /// Options added to the server's command line on every start.
+    server_args: Vec<String>,
 }
 
 fn required() -> bool {
@@ -276,6 +282,17 @@ impl Server {
     /// When a command to create or start the instance fails, with its command line and
     /// output, and when the instance is unavailable but required.
     pub async fn start(kind: ServerKind) -> Option<Self> {
+        Self::start_with(kind, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with options added to the server's command line on
+    /// every start: mariadbd options such as `--server-id=2`, or PostgreSQL ones such as
+    /// `-c fsync=off`. A mariadbd option given here overrides the default it repeats.
+    ///
+    /// # Panics
+    ///
+    /// As for [`start`](Self::start).
+    pub async fn start_with(kind: ServerKind, server_args: &[&str]) -> Option<Self> {
         if let Some(reason) = unavailable_reason(kind) {
             let name = kind.name();
             assert!(
@@ -303,6 +320,7 @@ impl Server {
             port: spare_port(),
             directory,
             child: None,
+            server_args: server_args.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         let initialized = {
             let paths = server.clone_paths();
@@ -313,6 +331,61 @@ impl Server {
         }
         if let Err(error) = server.start_again().await {
             panic!("starting a private {} server failed: {error}", kind.name());
+        }
+        Some(server)
+    }
+
+    /// Creates, starts and waits for a hot standby of the private PostgreSQL server
+    /// `primary`: a copy taken with `pg_basebackup -R` that streams the primary's WAL and
+    /// replays it, on a port of its own. Returns `None` like [`start`](Self::start).
+    ///
+    /// # Panics
+    ///
+    /// When `primary` is not PostgreSQL, when a command fails, and when the standby is
+    /// unavailable but required.
+    pub async fn start_standby(primary: &Server) -> Option<Self> {
+        assert_eq!(
+            primary.kind,
+            ServerKind::Postgres,
+            "only PostgreSQL servers get a standby here"
+        );
+        let basebackup = postgres_bin().join("pg_basebackup");
+        let reason = unavailable_reason(ServerKind::Postgres).or_else(|| {
+            (!basebackup.exists()).then(|| format!("{} is missing", basebackup.display()))
+        });
+        if let Some(reason) = reason {
+            assert!(
+                !required(),
+                "a private PostgreSQL standby is required but cannot run here: {reason}"
+            );
+            eprintln!(
+                "NOTICE: skipping a test on a private PostgreSQL standby: {reason}; set \
+                 COVET_REQUIRE_ALL_BACKENDS=1 to fail instead"
+            );
+            return None;
+        }
+        let directory = tempfile::Builder::new()
+            .prefix("covet-pg-standby-")
+            .tempdir()
+            .expect("create a temporary directory for the standby")
+            .keep();
+        let mut server = Self {
+            kind: ServerKind::Postgres,
+            port: spare_port(),
+            directory,
+            child: None,
+            server_args: Vec::new(),
+        };
+        let copied = {
+            let paths = server.clone_paths();
+            let primary_port = primary.port;
+            blocking(move || paths.copy_from_primary(primary_port)).await
+        };
+        if let Err(error) = copied {
+            panic!("copying the primary for a PostgreSQL standby failed: {error}");
+        }
+        if let Err(error) = server.start_again().await {
+            panic!("starting a PostgreSQL standby failed: {error}");
         }
         Some(server)
     }
@@ -422,6 +495,7 @@ impl Server {
             kind: self.kind,
             port: self.port,
             directory: self.directory.clone(),
+            server_args: self.server_args.clone(),
         }
     }
 }
@@ -451,6 +525,7 @@ struct ServerPaths {
     kind: ServerKind,
     port: u16,
     directory: PathBuf,
+    server_args: Vec<String>,
 }
 
 impl ServerPaths {
@@ -465,18 +540,22 @@ impl ServerPaths {
         }
     }
 
+    /// Gives the temporary directory to the `postgres` OS user, which runs the server.
+    fn chown_to_postgres(&self) -> Result<(), String> {
+        let uid = command_stdout(Command::new("id").args(["-u", "postgres"]))?;
+        let gid = command_stdout(Command::new("id").args(["-g", "postgres"]))?;
+        let uid = uid.parse().map_err(|_| format!("invalid uid `{uid}`"))?;
+        let gid = gid.parse().map_err(|_| format!("invalid gid `{gid}`"))?;
+        std::os::unix::fs::chown(&self.directory, Some(uid), Some(gid))
+            .map_err(|error| format!("chown postgres {}: {error}", self.directory.display()))
+    }
+
     /// Creates the data directory.
     fn initialize(&self) -> Result<(), String> {
         let data = self.data();
         match self.kind {
             ServerKind::Postgres => {
-                let uid = command_stdout(Command::new("id").args(["-u", "postgres"]))?;
-                let gid = command_stdout(Command::new("id").args(["-g", "postgres"]))?;
-                let uid = uid.parse().map_err(|_| format!("invalid uid `{uid}`"))?;
-                let gid = gid.parse().map_err(|_| format!("invalid gid `{gid}`"))?;
-                std::os::unix::fs::chown(&self.directory, Some(uid), Some(gid)).map_err(
-                    |error| format!("chown postgres {}: {error}", self.directory.display()),
-                )?;
+                self.chown_to_postgres()?;
                 run(as_postgres("initdb")
                     .arg("-D")
                     .arg(&data)
@@ -499,17 +578,45 @@ impl ServerPaths {
         }
     }
 
+    /// Creates the data directory of a standby as a copy of the PostgreSQL primary on
+    /// `primary_port`. `-R` writes `standby.signal` and the `primary_conninfo` to stream
+    /// from, and `--checkpoint=fast` spares the wait for the next scheduled checkpoint.
+    fn copy_from_primary(&self, primary_port: u16) -> Result<(), String> {
+        self.chown_to_postgres()?;
+        run(as_postgres("pg_basebackup")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-h", "127.0.0.1", "-p", &primary_port.to_string()])
+            .args(["-U", "root", "-R", "-X", "stream", "--checkpoint=fast"])
+            .arg("--no-sync")
+            .current_dir(&self.directory))?;
+        // The standby is deleted after the test, so it needs no durable writes. Without
+        // fsync it also skips syncing the whole copy when it starts, which otherwise took
+        // about 2 s of the start on a busy 2-core machine.
+        let settings = self.data().join("postgresql.auto.conf");
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&settings)
+            .map_err(|error| format!("open {}: {error}", settings.display()))?;
+        std::io::Write::write_all(&mut file, b"fsync = off\n")
+            .map_err(|error| format!("write {}: {error}", settings.display()))
+    }
+
     /// Starts the server: pg_ctl waits until PostgreSQL accepts connections, while mariadbd
     /// is returned as a child that may still be starting.
     fn launch(&self) -> Result<Option<Child>, String> {
         let data = self.data();
         match self.kind {
             ServerKind::Postgres => {
-                let options = format!(
+                let mut options = format!(
                     "-p {} -k {} -c listen_addresses=127.0.0.1",
                     self.port,
                     data.display()
                 );
+                for arg in &self.server_args {
+                    options.push(' ');
+                    options.push_str(arg);
+                }
                 run(as_postgres("pg_ctl")
                     .arg("-D")
                     .arg(&data)
@@ -547,6 +654,7 @@ impl ServerPaths {
                         MARIADB_BUFFER_POOL_SIZE,
                         MARIADB_LOG_FILE_SIZE,
                     ])
+                    .args(&self.server_args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::from(log))
                     .stderr(Stdio::from(log_for_stderr));
