@@ -6,9 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-use crate::backend::{Backend, ExecResult, RowSink, Statement};
+use crate::backend::{Backend, ExecResult, RowSink, RowStream, Statement};
 use crate::error::Result;
 use crate::executor::{Executor, run_execute, run_fetch};
+use crate::row_stream::{OnEarlyDrop, run_fetch_stream};
 use crate::transaction::{Shared, Transaction};
 
 /// One connection opened outside the pool with
@@ -76,6 +77,15 @@ impl Executor for Connection {
             Ok(self.shared.conn.lock().await)
         })
         .await
+    }
+
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
+        run_fetch_stream(
+            self.shared.backend.as_ref(),
+            statement,
+            OnEarlyDrop::Keep,
+            async { Ok(self.shared.conn.lock().await) },
+        )
     }
 
     async fn begin(&self) -> Result<Transaction> {

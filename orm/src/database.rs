@@ -10,10 +10,11 @@ use covet_pool::{PoolConfig, PoolError, PoolStatus};
 use sqlx::error::DatabaseError as SqlxDatabaseError;
 
 use crate::backend::support::Classified;
-use crate::backend::{Backend, ExecResult, RowSink, Statement};
+use crate::backend::{Backend, ExecResult, RowSink, RowStream, Statement};
 use crate::connection::Connection;
 use crate::error::{Error, Result, redact_url};
 use crate::executor::{Executor, Owned, run_execute, run_fetch};
+use crate::row_stream::{OnEarlyDrop, run_fetch_stream};
 use crate::transaction::Transaction;
 
 /// A database: one backend and its connection pool, opened from a URL.
@@ -306,6 +307,13 @@ impl Executor for Database {
             Ok(Owned(self.backend.acquire().await?))
         })
         .await
+    }
+
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
+        let backend = self.backend.as_ref();
+        run_fetch_stream(backend, statement, OnEarlyDrop::Discard, async move {
+            Ok(Owned(backend.acquire().await?))
+        })
     }
 
     async fn begin(&self) -> Result<Transaction> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sea_query::Values;
 
-use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
+use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, RowStream, Statement};
 use crate::error::Result;
 use crate::trace::{Outcome, traced};
 use crate::transaction::Transaction;
@@ -45,6 +45,22 @@ pub trait Executor: Send + Sync {
     ///
     /// As for [`execute`](Self::execute). Rows already passed to `sink` stay passed.
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64>;
+
+    /// Runs a query and returns its rows as a stream, read from the server one at a time
+    /// as it is polled. The statement's tracing span lasts until the stream ends or is
+    /// dropped and then records the number of rows read. The stream holds a connection
+    /// until then: a pooled one for a [`Database`](crate::Database), the transaction's own
+    /// for a [`Transaction`](crate::Transaction), whose other statements wait meanwhile.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping a [`Database`](crate::Database)'s stream before its end closes its
+    /// connection instead of returning it to the pool. Dropping a transaction's stream
+    /// between rows leaves the transaction usable, and the driver drops the rest of the
+    /// result before its next statement. If the stream is dropped while a poll awaits the
+    /// server, the transaction's next statement fails with
+    /// [`Error::Connection`](crate::Error::Connection).
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_>;
 
     /// Begins a transaction, or a savepoint when this is already a transaction.
     ///

@@ -57,6 +57,7 @@ mod model;
 pub mod query;
 mod raw;
 mod row;
+mod row_stream;
 pub mod schema;
 mod trace;
 mod transaction;

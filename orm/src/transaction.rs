@@ -7,9 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
+use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, RowStream, Statement};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, run_execute, run_fetch};
+use crate::row_stream::{OnEarlyDrop, run_fetch_stream};
 use crate::trace::traced_control;
 
 /// A transaction on one pooled connection, or a savepoint inside one.
@@ -309,6 +310,15 @@ impl Executor for Transaction {
             self.locked_conn(),
         )
         .await
+    }
+
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
+        run_fetch_stream(
+            self.shared.backend.as_ref(),
+            statement,
+            OnEarlyDrop::Keep,
+            self.locked_conn(),
+        )
     }
 
     async fn begin(&self) -> Result<Transaction> {

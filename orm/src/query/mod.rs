@@ -12,6 +12,7 @@
 
 mod delete;
 mod select;
+mod stream;
 mod update;
 mod upsert;
 pub(crate) mod write;

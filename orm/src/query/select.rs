@@ -15,10 +15,22 @@ use crate::value::SqlType;
 /// A SELECT over the table of model `M`, built with [`Model::query`].
 pub struct Select<M> {
     filter: Option<Filter<M>>,
-    order: Vec<(&'static str, Order)>,
-    limit: Option<u64>,
-    offset: Option<u64>,
+    pub(super) order: Vec<(&'static str, Order)>,
+    pub(super) limit: Option<u64>,
+    pub(super) offset: Option<u64>,
     _marker: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Select<M> {
+    fn clone(&self) -> Self {
+        Self {
+            filter: self.filter.clone(),
+            order: self.order.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            _marker: PhantomData,
+        }
+    }
 }
 
 impl<M> fmt::Debug for Select<M> {
@@ -140,7 +152,7 @@ impl<M: Model> Select<M> {
     }
 
     /// Checks that the backend can run this query's filter and sort as written.
-    fn check_backend(&self, backend: &dyn Backend) -> Result<()> {
+    pub(super) fn check_backend(&self, backend: &dyn Backend) -> Result<()> {
         let mut needs = self.filter.as_ref().map(Filter::needs).unwrap_or_default();
         let sorts_decimal = self.order.iter().any(|(name, _)| {
             M::COLUMNS
