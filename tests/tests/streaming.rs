@@ -1,0 +1,242 @@
+//! Streaming query results row by row, on every backend.
+
+mod support;
+
+use std::time::Duration;
+
+use covet::{ConnectOptions, Database, ErrorKind, Model};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use support::{Backend, run_with};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[covet(table = "readings")]
+struct Reading {
+    #[covet(primary_key, auto_increment)]
+    id: i64,
+    sensor: String,
+    value: i32,
+    note: Option<String>,
+}
+
+/// The same table read with `note` declared non-nullable, so rows with a NULL note fail to
+/// decode.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[covet(table = "readings")]
+struct StrictReading {
+    #[covet(primary_key, auto_increment)]
+    id: i64,
+    sensor: String,
+    value: i32,
+    note: String,
+}
+
+const ROWS: i32 = 250;
+
+/// Inserts `ROWS` readings; every tenth has a NULL note.
+async fn seed<E: covet::Executor>(db: &E) -> covet::Result<()> {
+    Reading::create_table(db).await?;
+    let rows: Vec<Reading> = (0..ROWS)
+        .map(|index| Reading {
+            id: 0,
+            sensor: format!("s{}", index % 7),
+            value: index,
+            note: (index % 10 != 9).then(|| format!("note {index}")),
+        })
+        .collect();
+    Reading::insert_many(db, &rows).await?;
+    Ok(())
+}
+
+fn values(rows: &[Reading]) -> Vec<i32> {
+    rows.iter().map(|row| row.value).collect()
+}
+
+backend_tests! {
+    async fn stream_yields_rows_in_order(db) {
+        seed(&db).await?;
+        let expected = Reading::query().order_by_desc(Reading::VALUE).all(&db).await?;
+        let streamed: Vec<Reading> = Reading::query()
+            .order_by_desc(Reading::VALUE)
+            .stream(&db)
+            .try_collect()
+            .await?;
+        assert_eq!(streamed.len(), usize::try_from(ROWS).unwrap());
+        assert_eq!(streamed, expected, "decoded rows match all()");
+        let filtered: Vec<Reading> = Reading::query()
+            .filter(Reading::SENSOR.eq("s3"))
+            .order_by_asc(Reading::VALUE)
+            .stream(&db)
+            .try_collect()
+            .await?;
+        let expected: Vec<i32> = (0..ROWS).filter(|value| value % 7 == 3).collect();
+        assert_eq!(values(&filtered), expected);
+        Ok(())
+    }
+
+    async fn stream_of_empty_result_ends(db) {
+        seed(&db).await?;
+        let mut rows = Reading::query().filter(Reading::VALUE.lt(0)).stream(&db);
+        assert!(rows.next().await.is_none(), "no row matches");
+        assert!(rows.next().await.is_none(), "the stream stays ended");
+        Ok(())
+    }
+
+    async fn stream_inside_transaction(db) {
+        seed(&db).await?;
+        let tx = db.begin().await?;
+        Reading::delete_many().filter(Reading::VALUE.ge(100)).exec(&tx).await?;
+        let inside: Vec<Reading> = Reading::query()
+            .order_by_asc(Reading::ID)
+            .stream(&tx)
+            .try_collect()
+            .await?;
+        assert_eq!(values(&inside), (0..100).collect::<Vec<_>>(), "sees its own delete");
+        tx.rollback().await?;
+        assert_eq!(Reading::query().count(&db).await?, u64::try_from(ROWS).unwrap());
+        Ok(())
+    }
+
+    async fn decode_error_is_item_and_stream_goes_on(db) {
+        seed(&db).await?;
+        let items: Vec<covet::Result<StrictReading>> = StrictReading::query()
+            .order_by_asc(StrictReading::VALUE)
+            .stream(&db)
+            .collect()
+            .await;
+        assert_eq!(items.len(), usize::try_from(ROWS).unwrap(), "one item per row");
+        for (index, item) in items.iter().enumerate() {
+            let null_note = index % 10 == 9;
+            match item {
+                Ok(row) => {
+                    assert!(!null_note, "row {index} has a NULL note but decoded");
+                    assert_eq!(row.value, i32::try_from(index).unwrap());
+                }
+                Err(error) => {
+                    assert!(null_note, "row {index} failed: {error}");
+                    assert_eq!(error.kind(), ErrorKind::Decode);
+                    assert!(error.to_string().contains("note"), "names the column: {error}");
+                }
+            }
+        }
+        let count = Reading::query().count(&db).await?;
+        assert_eq!(count, u64::try_from(ROWS).unwrap(), "the pool still works");
+        Ok(())
+    }
+
+    async fn database_error_is_an_item(db) {
+        // No table: the server rejects the query, and the stream yields that error once.
+        let items: Vec<covet::Result<Reading>> = Reading::query().stream(&db).collect().await;
+        assert_eq!(items.len(), 1, "one error item");
+        let error = items.into_iter().next().unwrap().unwrap_err();
+        assert!(
+            matches!(error.kind(), ErrorKind::OtherDatabase),
+            "a database error, got {error:?}"
+        );
+        Reading::create_table(&db).await?;
+        assert_eq!(Reading::query().count(&db).await?, 0, "the pool still works");
+        Ok(())
+    }
+
+    async fn transaction_usable_after_early_drop(db) {
+        seed(&db).await?;
+        let tx = db.begin().await?;
+        Reading::delete_many().filter(Reading::VALUE.lt(10)).exec(&tx).await?;
+        {
+            let mut rows = Reading::query().order_by_asc(Reading::VALUE).stream(&tx);
+            let first = rows.try_next().await?.expect("a first row");
+            assert_eq!(first.value, 10);
+            let second = rows.try_next().await?.expect("a second row");
+            assert_eq!(second.value, 11);
+        }
+        let count = Reading::query().count(&tx).await?;
+        assert_eq!(count, u64::try_from(ROWS - 10).unwrap(), "the transaction goes on");
+        let again: Vec<Reading> = Reading::query()
+            .filter(Reading::VALUE.lt(13))
+            .order_by_asc(Reading::VALUE)
+            .stream(&tx)
+            .try_collect()
+            .await?;
+        assert_eq!(values(&again), [10, 11, 12], "a second stream reads from the start");
+        tx.commit().await?;
+        let count = Reading::query().count(&db).await?;
+        assert_eq!(count, u64::try_from(ROWS - 10).unwrap(), "the delete was committed");
+        Ok(())
+    }
+}
+
+/// Runs `body` on each backend with a pool of one connection, so a broken connection left in
+/// the pool would fail the next statement.
+async fn with_one_connection<F, Fut>(backend: Backend, test: &str, body: F)
+where
+    F: FnOnce(Database) -> Fut,
+    Fut: std::future::Future<Output = covet::Result<()>> + Send + 'static,
+{
+    let options = ConnectOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10));
+    run_with(backend, test, options, body).await;
+}
+
+async fn early_drop_discards_connection(db: Database) -> covet::Result<()> {
+    seed(&db).await?;
+    let closed_before = db.pool_metrics().closed_broken;
+    {
+        let mut rows = Reading::query().order_by_asc(Reading::VALUE).stream(&db);
+        for expected in 0..3 {
+            let row = rows.try_next().await?.expect("a row");
+            assert_eq!(row.value, expected);
+        }
+        assert_eq!(
+            db.pool_status().in_use,
+            1,
+            "the stream holds the connection"
+        );
+    }
+    let closed_after = db.pool_metrics().closed_broken;
+    assert_eq!(
+        closed_after,
+        closed_before + 1,
+        "the unfinished connection is closed"
+    );
+    for _ in 0..3 {
+        let count = Reading::query().count(&db).await?;
+        assert_eq!(count, u64::try_from(ROWS).unwrap(), "the next query works");
+    }
+    let all: Vec<Reading> = Reading::query().stream(&db).try_collect().await?;
+    assert_eq!(all.len(), usize::try_from(ROWS).unwrap());
+    assert_eq!(
+        db.pool_metrics().closed_broken,
+        closed_after,
+        "a finished stream returns its connection"
+    );
+    Ok(())
+}
+
+mod early_drop_discards_connection {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        with_one_connection(
+            Backend::Sqlite,
+            "early_drop",
+            early_drop_discards_connection,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        with_one_connection(
+            Backend::Postgres,
+            "early_drop",
+            early_drop_discards_connection,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        with_one_connection(Backend::MySql, "early_drop", early_drop_discards_connection).await;
+    }
+}
