@@ -10,14 +10,20 @@
 //! | MySQL | ``SELECT `users`.`id`, ... FROM `users` WHERE `users`.`age` >= ?`` |
 //! | SQLite | `SELECT "users"."id", ... FROM "users" WHERE "users"."age" >= ?` |
 
+mod cursor;
 mod delete;
+mod keyset;
+mod page;
 mod select;
 mod stream;
 mod update;
 mod upsert;
 pub(crate) mod write;
 
+pub use self::cursor::Cursor;
 pub use self::delete::Delete;
+pub use self::keyset::{Keyset, KeysetPage};
+pub use self::page::Page;
 pub use self::select::Select;
 pub use self::update::Update;
 pub use self::upsert::{Upsert, UpsertResult};
