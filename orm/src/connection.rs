@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::sync::Mutex;
 
 use crate::backend::{Backend, ExecResult, RowSink, RowStream, Statement};
 use crate::error::Result;
@@ -34,10 +33,7 @@ impl Connection {
     pub(crate) async fn open(backend: Arc<dyn Backend>) -> Result<Self> {
         let conn = backend.connect_dedicated().await?;
         Ok(Self {
-            shared: Arc::new(Shared {
-                backend,
-                conn: Mutex::new(conn),
-            }),
+            shared: Arc::new(Shared::new(backend, conn)),
         })
     }
 
@@ -60,21 +56,21 @@ impl Executor for Connection {
 
     async fn execute(&self, statement: Statement) -> Result<ExecResult> {
         run_execute(self.shared.backend.as_ref(), statement, true, async {
-            Ok(self.shared.conn.lock().await)
+            self.shared.lock().await
         })
         .await
     }
 
     async fn execute_unprepared(&self, statement: Statement) -> Result<ExecResult> {
         run_execute(self.shared.backend.as_ref(), statement, false, async {
-            Ok(self.shared.conn.lock().await)
+            self.shared.lock().await
         })
         .await
     }
 
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64> {
         run_fetch(self.shared.backend.as_ref(), statement, sink, async {
-            Ok(self.shared.conn.lock().await)
+            self.shared.lock().await
         })
         .await
     }
@@ -84,7 +80,8 @@ impl Executor for Connection {
             self.shared.backend.as_ref(),
             statement,
             OnEarlyDrop::Keep,
-            async { Ok(self.shared.conn.lock().await) },
+            Some(&self.shared.streaming),
+            self.shared.lock(),
         )
     }
 

@@ -311,7 +311,7 @@ impl Executor for Database {
 
     fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
         let backend = self.backend.as_ref();
-        run_fetch_stream(backend, statement, OnEarlyDrop::Discard, async move {
+        run_fetch_stream(backend, statement, OnEarlyDrop::Discard, None, async move {
             Ok(Owned(backend.acquire().await?))
         })
     }

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::ops::DerefMut;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -26,11 +27,13 @@ pub(crate) enum OnEarlyDrop {
 }
 
 /// Runs a query and streams its rows from the connection `conn` resolves to. The stream
-/// holds that connection until it ends or is dropped.
+/// holds that connection until it ends or is dropped, and sets `streaming`, when given,
+/// for that long.
 pub(crate) fn run_fetch_stream<'a, G, F>(
     backend: &dyn Backend,
     mut statement: Statement,
     on_early_drop: OnEarlyDrop,
+    streaming: Option<&'a AtomicBool>,
     conn: F,
 ) -> RowStream<'a>
 where
@@ -47,7 +50,10 @@ where
                 return;
             }
         };
-        let mut held = Held { conn, finished: false, on_early_drop };
+        let mut held = Held { conn, finished: false, on_early_drop, streaming };
+        if let Some(streaming) = streaming {
+            streaming.store(true, Ordering::Release);
+        }
         {
             let mut rows = held.conn.fetch_stream(sql, values);
             while let Some(row) = rows.next().await {
@@ -66,14 +72,18 @@ where
 }
 
 /// The connection of a stream, discarded on drop before the last row when asked to.
-struct Held<G: DerefMut<Target = Box<dyn BackendConnection>>> {
+struct Held<'a, G: DerefMut<Target = Box<dyn BackendConnection>>> {
     conn: G,
     finished: bool,
     on_early_drop: OnEarlyDrop,
+    streaming: Option<&'a AtomicBool>,
 }
 
-impl<G: DerefMut<Target = Box<dyn BackendConnection>>> Drop for Held<G> {
+impl<G: DerefMut<Target = Box<dyn BackendConnection>>> Drop for Held<'_, G> {
     fn drop(&mut self) {
+        if let Some(streaming) = self.streaming {
+            streaming.store(false, Ordering::Release);
+        }
         if !self.finished && self.on_early_drop == OnEarlyDrop::Discard {
             self.conn.discard();
         }

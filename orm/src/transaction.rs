@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Mutex, MutexGuard};
 
 use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, RowStream, Statement};
 use crate::error::{Error, Result};
@@ -33,6 +35,34 @@ pub struct Transaction {
 pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) conn: Mutex<Box<dyn BackendConnection>>,
+    /// Set while a row stream holds `conn`. Statements fail rather than wait for it,
+    /// since a task that runs one while its own stream is open would wait forever.
+    pub(crate) streaming: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(backend: Arc<dyn Backend>, conn: Box<dyn BackendConnection>) -> Self {
+        Self {
+            backend,
+            conn: Mutex::new(conn),
+            streaming: AtomicBool::new(false),
+        }
+    }
+
+    /// Locks the connection for a statement.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] while a row stream over the connection is open.
+    pub(crate) async fn lock(&self) -> Result<MutexGuard<'_, Box<dyn BackendConnection>>> {
+        if self.streaming.load(Ordering::Acquire) {
+            return Err(Error::InvalidInput(String::from(
+                "a row stream over this connection is still open and holds it; read the \
+                 stream to its end or drop it before running another statement here",
+            )));
+        }
+        Ok(self.conn.lock().await)
+    }
 }
 
 impl fmt::Debug for Transaction {
@@ -47,10 +77,7 @@ impl fmt::Debug for Transaction {
 impl Transaction {
     pub(crate) async fn begin_on(backend: Arc<dyn Backend>) -> Result<Self> {
         let conn = backend.acquire().await?;
-        let shared = Arc::new(Shared {
-            backend,
-            conn: Mutex::new(conn),
-        });
+        let shared = Arc::new(Shared::new(backend, conn));
         Self::begin_on_shared(shared, None).await
     }
 
@@ -60,7 +87,7 @@ impl Transaction {
         statement: Option<&'static str>,
     ) -> Result<Self> {
         let depth = {
-            let mut conn = shared.conn.lock().await;
+            let mut conn = shared.lock().await?;
             let backend = shared.backend.as_ref();
             match statement {
                 Some(statement) => {
@@ -89,7 +116,7 @@ impl Transaction {
     /// If the future is dropped after the savepoint was created, the enclosing level's
     /// commit releases it and its rollback discards it.
     pub async fn begin(&self) -> Result<Transaction> {
-        let mut conn = self.shared.conn.lock().await;
+        let mut conn = self.shared.lock().await?;
         self.check_open(conn.as_ref())?;
         traced_control(self.backend(), "SAVEPOINT", conn.begin()).await?;
         Ok(Self {
@@ -112,7 +139,7 @@ impl Transaction {
     /// If the future is dropped, the commit may or may not have happened.
     pub async fn commit(mut self) -> Result<()> {
         self.owner = false;
-        let mut conn = self.shared.conn.lock().await;
+        let mut conn = self.shared.lock().await?;
         self.check_open(conn.as_ref())?;
         let sql = if self.depth > 1 {
             "RELEASE SAVEPOINT"
@@ -130,7 +157,7 @@ impl Transaction {
     /// the database's error for `ROLLBACK`.
     pub async fn rollback(mut self) -> Result<()> {
         self.owner = false;
-        let mut conn = self.shared.conn.lock().await;
+        let mut conn = self.shared.lock().await?;
         self.check_open(conn.as_ref())?;
         let sql = if self.depth > 1 {
             "ROLLBACK TO SAVEPOINT"
@@ -208,8 +235,8 @@ impl Transaction {
         )))
     }
 
-    async fn locked_conn(&self) -> Result<tokio::sync::MutexGuard<'_, Box<dyn BackendConnection>>> {
-        let conn = self.shared.conn.lock().await;
+    async fn locked_conn(&self) -> Result<MutexGuard<'_, Box<dyn BackendConnection>>> {
+        let conn = self.shared.lock().await?;
         // Statements may run at this level or inside a savepoint opened by another handle.
         if conn.transaction_depth() < self.depth {
             return Err(Error::InvalidInput(format!(
@@ -317,6 +344,7 @@ impl Executor for Transaction {
             self.shared.backend.as_ref(),
             statement,
             OnEarlyDrop::Keep,
+            Some(&self.shared.streaming),
             self.locked_conn(),
         )
     }

@@ -137,6 +137,39 @@ backend_tests! {
         Ok(())
     }
 
+    async fn open_stream_blocks_other_statements(db) {
+        seed(&db).await?;
+        let tx = db.begin().await?;
+        let mut rows = Reading::query().order_by_asc(Reading::VALUE).stream(&tx);
+        let first = rows.try_next().await?.expect("a first row");
+        assert_eq!(first.value, 0);
+        // Waiting for the connection here would wait forever: this task holds the stream.
+        let count = tokio::time::timeout(Duration::from_secs(10), Reading::query().count(&tx))
+            .await
+            .expect("the statement fails instead of waiting");
+        let error = count.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+        assert!(error.to_string().contains("row stream"), "{error}");
+        let savepoint = tokio::time::timeout(Duration::from_secs(10), tx.begin())
+            .await
+            .expect("the savepoint fails instead of waiting");
+        assert_eq!(savepoint.unwrap_err().kind(), ErrorKind::InvalidInput);
+        let rest: Vec<Reading> = rows.try_collect().await?;
+        assert_eq!(rest.len(), usize::try_from(ROWS - 1).unwrap(), "the stream goes on");
+        let count = Reading::query().count(&tx).await?;
+        assert_eq!(count, u64::try_from(ROWS).unwrap(), "statements run after the stream ends");
+        tx.commit().await?;
+
+        let conn = db.dedicated_connection().await?;
+        let mut rows = Reading::query().stream(&conn);
+        rows.try_next().await?.expect("a row");
+        let error = Reading::query().count(&conn).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+        drop(rows);
+        assert_eq!(Reading::query().count(&conn).await?, u64::try_from(ROWS).unwrap());
+        Ok(())
+    }
+
     async fn transaction_usable_after_early_drop(db) {
         seed(&db).await?;
         let tx = db.begin().await?;

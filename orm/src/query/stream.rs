@@ -29,8 +29,9 @@ impl<M: Model> Select<M> {
     ///
     /// The stream holds a connection until it ends or is dropped: a pooled one on a
     /// [`Database`](crate::Database), or the transaction's own on a
-    /// [`Transaction`](crate::Transaction). Other statements on that transaction wait until
-    /// then, so run them after the stream ends, not while it is open in the same task.
+    /// [`Transaction`](crate::Transaction). Until then, other statements on that
+    /// transaction fail with [`Error::InvalidInput`](crate::Error::InvalidInput), so collect
+    /// what they need first or run them after the stream ends.
     ///
     /// # Errors
     ///
