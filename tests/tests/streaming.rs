@@ -2,11 +2,17 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use covet::{ConnectOptions, Database, ErrorKind, Model};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use support::{Backend, run_with};
+use tracing::instrument::WithSubscriber as _;
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[covet(table = "readings")]
@@ -45,6 +51,38 @@ async fn seed<E: covet::Executor>(db: &E) -> covet::Result<()> {
         .collect();
     Reading::insert_many(db, &rows).await?;
     Ok(())
+}
+
+/// The fields of every `covet::query` span, in creation order, as text.
+#[derive(Clone, Default)]
+struct SpanFields(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
+
+struct Visitor<'a>(&'a mut BTreeMap<String, String>);
+
+impl tracing::field::Visit for Visitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for SpanFields {
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+        if attributes.metadata().target() != "covet::query" {
+            return;
+        }
+        let mut fields = BTreeMap::new();
+        fields.insert(String::from("id"), format!("{id:?}"));
+        attributes.record(&mut Visitor(&mut fields));
+        self.0.lock().unwrap().push(fields);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
+        let id = format!("{id:?}");
+        let mut spans = self.0.lock().unwrap();
+        if let Some(fields) = spans.iter_mut().rev().find(|fields| fields["id"] == id) {
+            values.record(&mut Visitor(fields));
+        }
+    }
 }
 
 fn values(rows: &[Reading]) -> Vec<i32> {
@@ -134,6 +172,37 @@ backend_tests! {
         );
         Reading::create_table(&db).await?;
         assert_eq!(Reading::query().count(&db).await?, 0, "the pool still works");
+        Ok(())
+    }
+
+    async fn stream_span_records_rows(db) {
+        seed(&db).await?;
+        let spans = SpanFields::default();
+        let subscriber = tracing_subscriber::registry().with(spans.clone());
+        let db = &db;
+        async move {
+            let all: Vec<Reading> = Reading::query().stream(db).try_collect().await?;
+            assert_eq!(all.len(), usize::try_from(ROWS).unwrap());
+            let mut some = Reading::query().filter(Reading::VALUE.ge(5)).stream(db);
+            for _ in 0..3 {
+                some.try_next().await?.expect("a row");
+            }
+            Ok::<_, covet::Error>(())
+        }
+        .with_subscriber(subscriber)
+        .await?;
+        let spans = spans.0.lock().unwrap().clone();
+        let selects: Vec<_> = spans
+            .iter()
+            .filter(|fields| fields.get("db.operation.name").is_some_and(|name| name == "\"SELECT\""))
+            .collect();
+        assert_eq!(selects.len(), 2, "one span per stream: {spans:?}");
+        assert_eq!(selects[0]["db.response.returned_rows"], ROWS.to_string(), "{selects:?}");
+        assert_eq!(selects[1]["db.response.returned_rows"], "3", "dropped after 3 rows");
+        for span in selects {
+            assert!(span.contains_key("duration_ms"), "the span records its duration: {span:?}");
+            assert!(span["db.query.text"].contains("readings"), "{span:?}");
+        }
         Ok(())
     }
 
