@@ -144,7 +144,7 @@ impl Scratch {
     }
 }
 
-/// What one child process measured.
+/// The measurements of one child process.
 struct Measurement {
     baseline_kib: u64,
     peak_kib: u64,
@@ -241,8 +241,8 @@ fn measure_in_child(mode: &str, url: &str) -> Result<Measurement, String> {
     })
 }
 
-/// The child side: reads every row of the scratch table at `url` in `mode` and prints
-/// `baseline_kib peak_kib rows millis`.
+/// Reads every row of the scratch table at `url` in `mode`, as the child process of
+/// `stream`, and prints `baseline_kib peak_kib rows millis`.
 pub(crate) async fn child(mode: &str, url: &str) -> Result<(), String> {
     let db = Database::connect(url)
         .await
@@ -254,6 +254,7 @@ pub(crate) async fn child(mode: &str, url: &str) -> Result<(), String> {
         .await
         .map_err(|error| error.to_string())?;
     let baseline_kib = peak_resident_kib()?;
+
     let started = Instant::now();
     let query = BenchRow::query().order_by_asc(BenchRow::ID);
     let (rows, checksum) = match mode {
@@ -277,6 +278,7 @@ pub(crate) async fn child(mode: &str, url: &str) -> Result<(), String> {
         other => return Err(format!("unknown mode `{other}`; use stream or collect")),
     };
     let millis = started.elapsed().as_millis();
+
     let peak_kib = peak_resident_kib()?;
     // Printing the checksum to stderr keeps the work from being optimized away.
     eprintln!("checksum {checksum}");

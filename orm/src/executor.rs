@@ -48,7 +48,7 @@ pub trait Executor: Send + Sync {
 
     /// Runs a query and returns its rows as a stream, read from the server one at a time
     /// as it is polled. The statement's tracing span lasts until the stream ends or is
-    /// dropped and then records the number of rows read. The stream holds a connection
+    /// dropped and then records the number of rows read. The stream keeps a connection
     /// until then: a pooled one for a [`Database`](crate::Database), or the transaction's
     /// own for a [`Transaction`](crate::Transaction), whose other statements fail with
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) meanwhile rather than wait for

@@ -15,7 +15,7 @@ use tracing::Span;
 use crate::backend::{Backend, BackendConnection, RowStream, Statement};
 use crate::trace::{query_span, record_error};
 
-/// What happens to the connection when a stream is dropped before its last row.
+/// The handling of a stream's connection when the stream is dropped before its last row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OnEarlyDrop {
     /// The pool closes the connection, rather than have its next user wait while the
@@ -27,7 +27,7 @@ pub(crate) enum OnEarlyDrop {
 }
 
 /// Runs a query and streams its rows from the connection `conn` resolves to. The stream
-/// holds that connection until it ends or is dropped, and sets `streaming`, when given,
+/// keeps that connection until it ends or is dropped, and sets `streaming`, when given,
 /// for that long.
 pub(crate) fn run_fetch_stream<'a, G, F>(
     backend: &dyn Backend,
@@ -50,7 +50,7 @@ where
                 return;
             }
         };
-        let mut held = Held { conn, finished: false, on_early_drop, streaming };
+        let mut held = StreamConnection { conn, finished: false, on_early_drop, streaming };
         if let Some(streaming) = streaming {
             streaming.store(true, Ordering::Release);
         }
@@ -72,14 +72,14 @@ where
 }
 
 /// The connection of a stream, discarded on drop before the last row when asked to.
-struct Held<'a, G: DerefMut<Target = Box<dyn BackendConnection>>> {
+struct StreamConnection<'a, G: DerefMut<Target = Box<dyn BackendConnection>>> {
     conn: G,
     finished: bool,
     on_early_drop: OnEarlyDrop,
     streaming: Option<&'a AtomicBool>,
 }
 
-impl<G: DerefMut<Target = Box<dyn BackendConnection>>> Drop for Held<'_, G> {
+impl<G: DerefMut<Target = Box<dyn BackendConnection>>> Drop for StreamConnection<'_, G> {
     fn drop(&mut self) {
         if let Some(streaming) = self.streaming {
             streaming.store(false, Ordering::Release);

@@ -35,7 +35,7 @@ pub struct Transaction {
 pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) conn: Mutex<Box<dyn BackendConnection>>,
-    /// Set while a row stream holds `conn`. Statements fail rather than wait for it,
+    /// Set while a row stream keeps `conn` locked. Statements fail rather than wait for it,
     /// since a task that runs one while its own stream is open would wait forever.
     pub(crate) streaming: AtomicBool,
 }
@@ -57,8 +57,8 @@ impl Shared {
     pub(crate) async fn lock(&self) -> Result<MutexGuard<'_, Box<dyn BackendConnection>>> {
         if self.streaming.load(Ordering::Acquire) {
             return Err(Error::InvalidInput(String::from(
-                "a row stream over this connection is still open and holds it; read the \
-                 stream to its end or drop it before running another statement here",
+                "a row stream over this connection is still open and keeps it locked; read \
+                 the stream to its end or drop it before running another statement here",
             )));
         }
         Ok(self.conn.lock().await)

@@ -61,7 +61,7 @@ fn invalid_input(result: covet::Result<impl std::fmt::Debug>) -> String {
     error.to_string()
 }
 
-/// The sort every keyset test uses: score descending, author ascending, and then the key.
+/// Returns the sort every keyset test uses: score descending, author ascending, and then the key.
 fn by_score_then_author() -> covet::query::Select<Post> {
     Post::query()
         .order_by_desc(Post::SCORE)
@@ -194,6 +194,7 @@ backend_tests! {
         let original = seed(&db, 20).await?;
         let sorted = || Post::query().order_by_desc(Post::SCORE).order_by_asc(Post::PUBLISHED);
         let expected = ids(&sorted().order_by_asc(Post::ID).all(&db).await?);
+
         let mut visited = Vec::new();
         let mut page = sorted().keyset(6)?.fetch(&db).await?;
         visited.extend(ids(&page.items));
@@ -212,6 +213,7 @@ backend_tests! {
             visited.extend(ids(&page.items));
             assert!(round < 100, "the walk does not end");
         }
+
         let unique: HashSet<i64> = visited.iter().copied().collect();
         assert_eq!(unique.len(), visited.len(), "no row repeats: {visited:?}");
         let original_ids: HashSet<i64> = ids(&original).into_iter().collect();
@@ -315,7 +317,7 @@ backend_tests! {
         let second = start().after(first.next.as_ref().unwrap())?.fetch(&db).await?;
         let labels: Vec<&str> = second.items.iter().map(|tag| tag.label.as_str()).collect();
         assert_eq!(labels, ["charlie", "bravo"]);
-        // A unique sort column needs no key tiebreaker, so the cursor holds it alone.
+        // A unique sort column needs no key tiebreaker, so the cursor contains it alone.
         let json = URL_SAFE_NO_PAD.decode(second.next.unwrap().to_string()).unwrap();
         let json = String::from_utf8(json).unwrap();
         assert!(json.contains("\"k\":[\"-label\"]"), "{json}");

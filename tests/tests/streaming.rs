@@ -212,7 +212,7 @@ backend_tests! {
         let mut rows = Reading::query().order_by_asc(Reading::VALUE).stream(&tx);
         let first = rows.try_next().await?.expect("a first row");
         assert_eq!(first.value, 0);
-        // Waiting for the connection here would wait forever: this task holds the stream.
+        // Waiting for the connection here would wait forever: this task keeps the stream open.
         let count = tokio::time::timeout(Duration::from_secs(10), Reading::query().count(&tx))
             .await
             .expect("the statement fails instead of waiting");

@@ -19,7 +19,7 @@ use crate::value::SqlType;
 /// The cursor format version, raised when the encoding changes.
 const VERSION: u32 = 1;
 
-/// The longest cursor text accepted, so that a hostile client cannot make the server
+/// The maximum length of cursor text accepted, so that a hostile client cannot make the server
 /// decode megabytes. Long text sort keys make long cursors, hence the generous size.
 const MAX_ENCODED_LEN: usize = 64 * 1024;
 
@@ -59,7 +59,8 @@ impl fmt::Debug for Cursor {
 
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Serializing strings, numbers and arrays of them cannot fail.
+        // serde_json fails only on a failing Serialize impl or a non-string map key, and
+        // this struct has neither.
         let json = serde_json::to_vec(self).unwrap_or_default();
         f.write_str(&URL_SAFE_NO_PAD.encode(json))
     }
@@ -211,7 +212,7 @@ fn value_to_json(column: &ColumnInfo, value: &Value) -> Result<Json> {
         Value::Decimal(Some(decimal)) => Json::from(decimal.to_string()),
         other => {
             return Err(Error::InvalidInput(format!(
-                "the sort key column `{}` holds {other:?}, which a pagination cursor cannot \
+                "the sort key column `{}` contains {other:?}, which a pagination cursor cannot \
                  store; sort by a non-null scalar column",
                 column.name
             )));
@@ -225,7 +226,7 @@ fn finite(column: &ColumnInfo, number: f64) -> Result<Json> {
         .map(Json::Number)
         .ok_or_else(|| {
             Error::InvalidInput(format!(
-                "the sort key column `{}` holds {number}, and a pagination cursor cannot mark \
+                "the sort key column `{}` contains {number}, and a pagination cursor cannot mark \
                  a position at NaN or infinity; filter those rows out or sort by another column",
                 column.name
             ))

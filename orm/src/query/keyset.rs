@@ -21,7 +21,7 @@ pub struct Keyset<M> {
     position: Position,
 }
 
-/// Where a page starts.
+/// The start of a page: the first row, or after or before a cursor's values.
 #[derive(Clone, Debug)]
 enum Position {
     First,
@@ -92,7 +92,7 @@ impl<M: Model> Select<M> {
     pub fn keyset(self, per_page: u64) -> Result<Keyset<M>> {
         if per_page == 0 {
             return Err(Error::InvalidInput(String::from(
-                "per_page 0 is invalid: a page holds at least 1 row",
+                "per_page 0 is invalid: pass a page size of at least 1",
             )));
         }
         if self.limit.is_some() || self.offset.is_some() {

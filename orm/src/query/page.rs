@@ -32,9 +32,11 @@ impl<M: Model> Select<M> {
     /// keys, so that rows with equal sort values keep one order and no row appears on two
     /// pages. A page past the end has no items and the same total.
     ///
-    /// The count and the rows are two statements. On a [`Database`](crate::Database) a
-    /// write between them can make `total` disagree with the rows; run both in a
-    /// transaction for one snapshot where the backend's isolation level gives one. Large
+    /// The count and the rows are two statements. On a [`Database`](crate::Database), a
+    /// write between them can make `total` disagree with the rows. Run both in a
+    /// transaction when they must agree, at an isolation level that keeps one snapshot for
+    /// the whole transaction: REPEATABLE READ, the MySQL default, does, and PostgreSQL's
+    /// default READ COMMITTED does not. Large
     /// offsets make the database skip every earlier row, so for deep pages prefer
     /// [`keyset`](Self::keyset).
     ///
@@ -79,7 +81,7 @@ fn page_offset(page: u64, per_page: u64) -> Result<u64> {
     }
     if per_page == 0 {
         return Err(Error::InvalidInput(String::from(
-            "per_page 0 is invalid: a page holds at least 1 row",
+            "per_page 0 is invalid: pass a page size of at least 1",
         )));
     }
     (page - 1)

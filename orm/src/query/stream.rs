@@ -27,7 +27,7 @@ impl<M: Model> Select<M> {
     /// # Ok(()) }
     /// ```
     ///
-    /// The stream holds a connection until it ends or is dropped: a pooled one on a
+    /// The stream keeps a connection until it ends or is dropped: a pooled one on a
     /// [`Database`](crate::Database), or the transaction's own on a
     /// [`Transaction`](crate::Transaction). Until then, other statements on that
     /// transaction fail with [`Error::InvalidInput`](crate::Error::InvalidInput), so collect
