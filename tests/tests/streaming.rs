@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use covet::{ConnectOptions, Database, ErrorKind, Model};
-use futures_util::{StreamExt as _, TryStreamExt as _};
+use futures_util::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use support::{Backend, run_with};
 use tracing::instrument::WithSubscriber as _;
 use tracing::span::{Attributes, Id, Record};
@@ -236,6 +236,48 @@ backend_tests! {
         assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
         drop(rows);
         assert_eq!(Reading::query().count(&conn).await?, u64::try_from(ROWS).unwrap());
+        Ok(())
+    }
+
+    async fn drop_while_awaiting_server(db) {
+        seed(&db).await?;
+        assert_eq!(db.pool_status().in_use, 0, "no connection is in use before the stream");
+        let closed_before = db.pool_metrics().closed_broken;
+        let mut rows = Reading::query().stream(&db);
+        // Poll until the stream has taken a connection from the pool, then drop it.
+        for _ in 0..1000 {
+            let _ = rows.next().now_or_never();
+            if db.pool_status().in_use == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(db.pool_status().in_use, 1, "the stream took a connection");
+        drop(rows);
+        assert_eq!(db.pool_metrics().closed_broken, closed_before + 1, "the connection is closed");
+        let count = Reading::query().count(&db).await?;
+        assert_eq!(count, u64::try_from(ROWS).unwrap(), "the pool still works");
+
+        let tx = db.begin().await?;
+        // One poll sends the query and waits for the reply, unless the first row is already
+        // there, in which case the stream is between rows and another one is tried.
+        let mut cancelled = false;
+        for _ in 0..20 {
+            let mut rows = Reading::query().stream(&tx);
+            let polled = rows.next().now_or_never();
+            drop(rows);
+            if polled.is_none() {
+                cancelled = true;
+                break;
+            }
+        }
+        assert!(cancelled, "no first poll waited for the server");
+        let error = Reading::query().count(&tx).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Connection, "{error}");
+        let reason = std::error::Error::source(&error).map(ToString::to_string);
+        let reason = reason.unwrap_or_default();
+        assert!(reason.contains("cancelled midway"), "{error}: {reason}");
+        drop(tx);
         Ok(())
     }
 
