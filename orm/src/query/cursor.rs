@@ -35,8 +35,17 @@ const DATE_FORMAT: &str = "%Y-%m-%d";
 /// can decode it and read the sort key values, and can forge a cursor with other values
 /// of the same types. A forged cursor only moves the position inside the same query,
 /// because its values are bind parameters and the query's own filter still applies.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+///
+/// With serde, a cursor serializes as that text and deserializes through
+/// [`Cursor::parse`], so it can sit in a request or response type as is.
+#[derive(Clone, PartialEq)]
 pub struct Cursor {
+    payload: Payload,
+}
+
+/// The content of a cursor, serialized as JSON with short field names.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+struct Payload {
     #[serde(rename = "v")]
     version: u32,
     #[serde(rename = "t")]
@@ -48,11 +57,29 @@ pub struct Cursor {
     values: Vec<Json>,
 }
 
+impl Serialize for Cursor {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Cursor::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cursor")
-            .field("table", &self.table)
-            .field("keys", &self.keys)
+            .field("table", &self.payload.table)
+            .field("keys", &self.payload.keys)
             .finish_non_exhaustive()
     }
 }
@@ -61,7 +88,7 @@ impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // serde_json fails only on a failing Serialize impl or a non-string map key, and
         // this struct has neither.
-        let json = serde_json::to_vec(self).unwrap_or_default();
+        let json = serde_json::to_vec(&self.payload).unwrap_or_default();
         f.write_str(&URL_SAFE_NO_PAD.encode(json))
     }
 }
@@ -92,22 +119,22 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD
             .decode(text.trim())
             .map_err(|error| invalid(format!("it is not URL-safe base64 ({error})")))?;
-        let cursor: Cursor = serde_json::from_slice(&bytes)
+        let payload: Payload = serde_json::from_slice(&bytes)
             .map_err(|error| invalid(format!("its content is malformed ({error})")))?;
-        if cursor.version != VERSION {
+        if payload.version != VERSION {
             return Err(invalid(format!(
                 "it has format version {} and this covet reads version {VERSION}",
-                cursor.version
+                payload.version
             )));
         }
-        if cursor.keys.len() != cursor.values.len() {
+        if payload.keys.len() != payload.values.len() {
             return Err(invalid(format!(
                 "it has {} sort keys but {} values",
-                cursor.keys.len(),
-                cursor.values.len()
+                payload.keys.len(),
+                payload.values.len()
             )));
         }
-        Ok(cursor)
+        Ok(Self { payload })
     }
 
     /// Builds the cursor of a row from its sort key columns and their values.
@@ -121,7 +148,7 @@ impl Cursor {
             .zip(values)
             .map(|((column, _), value)| value_to_json(column, value))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self {
+        let payload = Payload {
             version: VERSION,
             table: table.to_owned(),
             keys: keys
@@ -129,7 +156,8 @@ impl Cursor {
                 .map(|(column, order)| key_name(column, order))
                 .collect(),
             values,
-        })
+        };
+        Ok(Self { payload })
     }
 
     /// Checks that this cursor was made by a query on `table` sorted by `keys`, and
@@ -139,26 +167,27 @@ impl Cursor {
         table: &'static str,
         keys: &[(&'static ColumnInfo, Order)],
     ) -> Result<Vec<Value>> {
-        if self.table != table {
+        let payload = &self.payload;
+        if payload.table != table {
             return Err(invalid(format!(
                 "it was made for table `{}`, not `{table}`",
-                self.table
+                payload.table
             )));
         }
         let expected: Vec<String> = keys
             .iter()
             .map(|(column, order)| key_name(column, order))
             .collect();
-        if self.keys != expected {
+        if payload.keys != expected {
             return Err(invalid(format!(
                 "it was made for the sort order [{}], and this query sorts by [{}]; \
                  start again from the first page after changing the sort",
-                describe_keys(&self.keys),
+                describe_keys(&payload.keys),
                 describe_keys(&expected)
             )));
         }
         keys.iter()
-            .zip(&self.values)
+            .zip(&payload.values)
             .map(|((column, _), value)| json_to_value(column, value))
             .collect()
     }
@@ -342,6 +371,21 @@ mod tests {
         assert_eq!(parsed, cursor);
         let read = parsed.values_for("people", &keys()).unwrap();
         assert_eq!(read, values);
+    }
+
+    #[test]
+    fn cursor_serializes_as_its_text() {
+        let values = [Value::from("Bob"), Value::from(3i64)];
+        let cursor = Cursor::from_row("people", &keys(), &values).unwrap();
+        let json = serde_json::to_string(&cursor).unwrap();
+        assert_eq!(json, format!("\"{cursor}\""));
+        let read: Cursor = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, cursor);
+        let error = serde_json::from_str::<Cursor>("\"not a cursor\"").unwrap_err();
+        assert!(
+            error.to_string().contains("invalid pagination cursor"),
+            "{error}"
+        );
     }
 
     #[test]

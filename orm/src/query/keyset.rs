@@ -50,10 +50,15 @@ impl<M> fmt::Debug for Keyset<M> {
 pub struct KeysetPage<M> {
     /// The rows of this page, in the query's sort order.
     pub items: Vec<M>,
-    /// The position of the last row, for [`Keyset::after`]. `None` when no row follows it.
+    /// The position of the last row, for [`Keyset::after`]. On a page read forwards it is
+    /// `None` when no row follows, which the page's query checks by reading one row more.
+    /// On a page read backwards it is set whenever the page has rows, because the row at
+    /// the cursor it started from follows them.
     pub next: Option<Cursor>,
-    /// The position of the first row, for [`Keyset::before`]. `None` on the first page,
-    /// and on a page read backwards when no row precedes it.
+    /// The position of the first row, for [`Keyset::before`]. On a page read backwards it
+    /// is `None` when no row precedes. On a page read forwards it is `None` on the first
+    /// page and set on every later page that has rows, without a check that the rows
+    /// before it still exist.
     pub prev: Option<Cursor>,
 }
 
