@@ -3,10 +3,9 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-
-use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use async_trait::async_trait;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, RowStream, Statement};
@@ -138,8 +137,10 @@ impl Transaction {
     ///
     /// If the future is dropped, the commit may or may not have happened.
     pub async fn commit(mut self) -> Result<()> {
-        self.owner = false;
+        // Locking fails while a stream is open, and this level then stays owned, so that
+        // dropping it still rolls it back.
         let mut conn = self.shared.lock().await?;
+        self.owner = false;
         self.check_open(conn.as_ref())?;
         let sql = if self.depth > 1 {
             "RELEASE SAVEPOINT"
@@ -156,8 +157,10 @@ impl Transaction {
     /// [`Error::InvalidInput`] when a savepoint opened inside this level is still open, and
     /// the database's error for `ROLLBACK`.
     pub async fn rollback(mut self) -> Result<()> {
-        self.owner = false;
+        // Locking fails while a stream is open, and this level then stays owned, so that
+        // dropping it still rolls it back.
         let mut conn = self.shared.lock().await?;
+        self.owner = false;
         self.check_open(conn.as_ref())?;
         let sql = if self.depth > 1 {
             "ROLLBACK TO SAVEPOINT"
