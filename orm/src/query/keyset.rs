@@ -205,6 +205,34 @@ impl<M: Model> Keyset<M> {
     /// cannot go into a cursor, such as a NaN float.
     pub async fn fetch<E: Executor + ?Sized>(self, db: &E) -> Result<KeysetPage<M>> {
         let backwards = matches!(self.position, Position::Before(_));
+        let mut items = self.page_query(backwards).all(db).await?;
+        let per_page = usize::try_from(self.per_page).unwrap_or(usize::MAX);
+        let more = items.len() > per_page;
+        items.truncate(per_page);
+        if backwards {
+            items.reverse();
+        }
+
+        let started_at_cursor = !matches!(self.position, Position::First);
+        let (has_next, has_prev) = if backwards {
+            (true, more)
+        } else {
+            (more, started_at_cursor)
+        };
+        let next = match items.last() {
+            Some(row) if has_next => Some(self.cursor(row)?),
+            _ => None,
+        };
+        let prev = match items.first() {
+            Some(row) if has_prev => Some(self.cursor(row)?),
+            _ => None,
+        };
+        Ok(KeysetPage { items, next, prev })
+    }
+
+    /// Returns the query of one page plus one row, which tells whether more rows follow.
+    /// Reading backwards, it runs in the reverse sort order from the cursor.
+    fn page_query(&self, backwards: bool) -> Select<M> {
         let mut query = self.select.clone();
         query.order = self
             .keys
@@ -216,27 +244,7 @@ impl<M: Model> Keyset<M> {
             Position::After(values) => query = query.filter(self.condition(values, false)),
             Position::Before(values) => query = query.filter(self.condition(values, true)),
         }
-        let mut items = query.limit(self.per_page.saturating_add(1)).all(db).await?;
-        let per_page = usize::try_from(self.per_page).unwrap_or(usize::MAX);
-        let more = items.len() > per_page;
-        items.truncate(per_page);
-        if backwards {
-            items.reverse();
-        }
-        let started_at_cursor = !matches!(self.position, Position::First);
-        let (has_next, has_prev) = match backwards {
-            false => (more, started_at_cursor),
-            true => (true, more),
-        };
-        let next = match items.last() {
-            Some(row) if has_next => Some(self.cursor(row)?),
-            _ => None,
-        };
-        let prev = match items.first() {
-            Some(row) if has_prev => Some(self.cursor(row)?),
-            _ => None,
-        };
-        Ok(KeysetPage { items, next, prev })
+        query.limit(self.per_page.saturating_add(1))
     }
 
     /// Returns the condition matching rows after (or with `before`, before) the position
