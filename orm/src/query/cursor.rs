@@ -108,7 +108,7 @@ impl Cursor {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] when the text is too long, is not URL-safe base64, or does
-    /// not hold a cursor of this version.
+    /// not contain a cursor of this version.
     pub fn parse(text: &str) -> Result<Self> {
         if text.len() > MAX_ENCODED_LEN {
             return Err(invalid(format!(

@@ -230,7 +230,8 @@ impl<M: Model> Keyset<M> {
         Ok(KeysetPage { items, next, prev })
     }
 
-    /// Returns the query of one page plus one row, which tells whether more rows follow.
+    /// Returns the query of one page plus one row. That extra row, when present, shows
+    /// that more rows follow.
     /// Reading backwards, it runs in the reverse sort order from the cursor.
     fn page_query(&self, backwards: bool) -> Select<M> {
         let mut query = self.select.clone();
