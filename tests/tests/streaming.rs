@@ -384,3 +384,149 @@ mod early_drop_discards_connection {
         with_one_connection(Backend::MySql, "early_drop", early_drop_discards_connection).await;
     }
 }
+
+/// A connection written before `fetch_stream` existed: it forwards every other method to a
+/// SQLite connection and keeps the trait's default `fetch_stream`.
+struct LegacyConnection(Box<dyn covet::backend::BackendConnection>);
+
+#[async_trait::async_trait]
+impl covet::backend::BackendConnection for LegacyConnection {
+    async fn execute(
+        &mut self,
+        sql: Arc<str>,
+        values: covet::sea_query::Values,
+    ) -> covet::Result<covet::backend::ExecResult> {
+        self.0.execute(sql, values).await
+    }
+
+    async fn execute_unprepared(
+        &mut self,
+        sql: Arc<str>,
+    ) -> covet::Result<covet::backend::ExecResult> {
+        self.0.execute_unprepared(sql).await
+    }
+
+    async fn fetch(
+        &mut self,
+        sql: Arc<str>,
+        values: covet::sea_query::Values,
+        sink: &mut covet::backend::RowSink<'_>,
+    ) -> covet::Result<u64> {
+        self.0.fetch(sql, values, sink).await
+    }
+
+    async fn begin(&mut self) -> covet::Result<()> {
+        self.0.begin().await
+    }
+
+    async fn begin_with(&mut self, statement: &'static str) -> covet::Result<()> {
+        self.0.begin_with(statement).await
+    }
+
+    async fn commit(&mut self) -> covet::Result<()> {
+        self.0.commit().await
+    }
+
+    async fn rollback(&mut self) -> covet::Result<()> {
+        self.0.rollback().await
+    }
+
+    fn start_rollback(&mut self) {
+        self.0.start_rollback();
+    }
+
+    async fn flush(&mut self) -> covet::Result<()> {
+        self.0.flush().await
+    }
+
+    fn transaction_depth(&self) -> usize {
+        self.0.transaction_depth()
+    }
+}
+
+/// A backend that hands out [`LegacyConnection`]s over an in-memory SQLite database.
+#[derive(Debug)]
+struct LegacyBackend(covet::backend::sqlite::SqliteBackend);
+
+#[async_trait::async_trait]
+impl covet::backend::Backend for LegacyBackend {
+    fn system_name(&self) -> &'static str {
+        "legacy-sqlite"
+    }
+
+    fn namespace(&self) -> Option<&str> {
+        self.0.namespace()
+    }
+
+    fn capabilities(&self) -> &covet::backend::Capabilities {
+        self.0.capabilities()
+    }
+
+    fn render(
+        &self,
+        statement: &covet::backend::QueryStatement,
+    ) -> (String, covet::sea_query::Values) {
+        self.0.render(statement)
+    }
+
+    fn render_schema(&self, statement: &covet::backend::SchemaStatement) -> String {
+        self.0.render_schema(statement)
+    }
+
+    fn column_type(&self, sql_type: covet::SqlType, key: bool) -> &'static str {
+        self.0.column_type(sql_type, key)
+    }
+
+    fn auto_increment_column(
+        &self,
+        sql_type: covet::SqlType,
+    ) -> covet::backend::AutoIncrementColumn {
+        self.0.auto_increment_column(sql_type)
+    }
+
+    async fn acquire(&self) -> covet::Result<Box<dyn covet::backend::BackendConnection>> {
+        Ok(Box::new(LegacyConnection(self.0.acquire().await?)))
+    }
+
+    async fn connect_dedicated(&self) -> covet::Result<Box<dyn covet::backend::BackendConnection>> {
+        Ok(Box::new(LegacyConnection(
+            self.0.connect_dedicated().await?,
+        )))
+    }
+
+    fn pool_status(&self) -> covet_pool::PoolStatus {
+        self.0.pool_status()
+    }
+
+    fn pool_metrics(&self) -> covet_pool::PoolMetrics {
+        self.0.pool_metrics()
+    }
+
+    fn close(&self) {
+        self.0.close();
+    }
+}
+
+#[tokio::test]
+async fn stream_on_legacy_backend_unsupported() {
+    let inner =
+        covet::backend::sqlite::SqliteBackend::connect("sqlite::memory:", &ConnectOptions::new())
+            .await
+            .unwrap();
+    let db = Database::from_backend(LegacyBackend(inner));
+    seed(&db).await.unwrap();
+    let items: Vec<covet::Result<Reading>> = Reading::query().stream(&db).collect().await;
+    assert_eq!(items.len(), 1, "one error item");
+    let error = items.into_iter().next().unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unsupported, "{error}");
+    assert!(
+        error.to_string().contains("fetch_stream"),
+        "names the method: {error}"
+    );
+    let count = Reading::query().count(&db).await.unwrap();
+    assert_eq!(
+        count,
+        u64::try_from(ROWS).unwrap(),
+        "other queries still work"
+    );
+}
