@@ -4,11 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::sync::Mutex;
 
-use crate::backend::{Backend, ExecResult, RowSink, Statement};
+use crate::backend::{Backend, ExecResult, RowSink, RowStream, Statement};
 use crate::error::Result;
 use crate::executor::{Executor, run_execute, run_fetch};
+use crate::row_stream::{OnEarlyDrop, run_fetch_stream};
 use crate::stats::Observer;
 use crate::transaction::{Shared, Transaction};
 
@@ -34,11 +34,7 @@ impl Connection {
     pub(crate) async fn open(backend: Arc<dyn Backend>, observer: Arc<Observer>) -> Result<Self> {
         let conn = backend.connect_dedicated().await?;
         Ok(Self {
-            shared: Arc::new(Shared {
-                backend,
-                conn: Mutex::new(conn),
-                observer,
-            }),
+            shared: Arc::new(Shared::new(backend, conn, observer)),
         })
     }
 
@@ -65,7 +61,7 @@ impl Executor for Connection {
             &self.shared.observer,
             statement,
             true,
-            async { Ok(self.shared.conn.lock().await) },
+            async { self.shared.lock().await },
         )
         .await
     }
@@ -76,7 +72,7 @@ impl Executor for Connection {
             &self.shared.observer,
             statement,
             false,
-            async { Ok(self.shared.conn.lock().await) },
+            async { self.shared.lock().await },
         )
         .await
     }
@@ -87,9 +83,20 @@ impl Executor for Connection {
             &self.shared.observer,
             statement,
             sink,
-            async { Ok(self.shared.conn.lock().await) },
+            async { self.shared.lock().await },
         )
         .await
+    }
+
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
+        run_fetch_stream(
+            self.shared.backend.as_ref(),
+            &self.shared.observer,
+            statement,
+            OnEarlyDrop::Keep,
+            Some(&self.shared.streaming),
+            self.shared.lock(),
+        )
     }
 
     async fn begin(&self) -> Result<Transaction> {

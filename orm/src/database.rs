@@ -10,12 +10,13 @@ use covet_pool::{PoolConfig, PoolError, PoolStatus};
 use sqlx::error::DatabaseError as SqlxDatabaseError;
 
 use crate::backend::support::Classified;
-use crate::backend::{Backend, ExecResult, RowSink, Statement};
+use crate::backend::{Backend, ExecResult, RowSink, RowStream, Statement};
 use crate::connection::Connection;
 use crate::error::{Error, Result, redact_url};
 use crate::executor::{Executor, Owned, run_execute, run_fetch};
 use crate::replica::{ReplicaConfig, ReplicaSet};
 use crate::retry::{RetryPolicy, RetryableError, run_with_retry};
+use crate::row_stream::{OnEarlyDrop, run_fetch_stream};
 use crate::stats::{Observer, QueryStats, SlowQueryThreshold};
 use crate::transaction::Transaction;
 use crate::transaction_options::TransactionOptions;
@@ -443,6 +444,30 @@ impl Executor for Database {
             async { Ok(Owned(self.backend.acquire().await?)) },
         )
         .await
+    }
+
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
+        // A stream reads from one replica: unlike `fetch`, it does not move to another
+        // server when the replica fails, since rows may already have been passed on.
+        let source = match self.replica_route(&statement) {
+            Some(replicas) => replicas.stream_source(),
+            None => None,
+        };
+        let backend = self.backend.as_ref();
+        run_fetch_stream(
+            backend,
+            &self.observer,
+            statement,
+            OnEarlyDrop::Discard,
+            None,
+            async move {
+                let conn = match source {
+                    Some(replica) => replica.acquire().await?,
+                    None => backend.acquire().await?,
+                };
+                Ok(Owned(conn))
+            },
+        )
     }
 
     async fn begin(&self) -> Result<Transaction> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sea_query::Values;
 
-use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
+use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, RowStream, Statement};
 use crate::error::Result;
 use crate::stats::Observer;
 use crate::trace::{Outcome, traced};
@@ -46,6 +46,24 @@ pub trait Executor: Send + Sync {
     ///
     /// As for [`execute`](Self::execute). Rows already passed to `sink` stay passed.
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> Result<u64>;
+
+    /// Runs a query and returns its rows as a stream, read from the server one at a time
+    /// as it is polled. The statement's tracing span lasts until the stream ends or is
+    /// dropped and then records the number of rows read. The stream keeps a connection
+    /// until then: a pooled one for a [`Database`](crate::Database), or the transaction's
+    /// own for a [`Transaction`](crate::Transaction), whose other statements fail with
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) meanwhile rather than wait for
+    /// a stream that their own task may be holding open.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping a [`Database`](crate::Database)'s stream before its end closes its
+    /// connection instead of returning it to the pool. Dropping a transaction's stream
+    /// between rows leaves the transaction usable, and the driver drops the rest of the
+    /// result before its next statement. If the stream is dropped while a poll awaits the
+    /// server, the transaction's next statement fails with
+    /// [`Error::Connection`](crate::Error::Connection).
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_>;
 
     /// Begins a transaction, or a savepoint when this is already a transaction.
     ///

@@ -61,6 +61,7 @@ pub mod relation;
 pub mod replica;
 mod retry;
 mod row;
+mod row_stream;
 pub mod schema;
 mod stats;
 mod trace;

@@ -9,11 +9,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tracing::Instrument;
 use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use crate::backend::{Backend, BackendConnection, RowSink, Statement};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stats::Observer;
 
 /// The row count a traced operation reports when it ends.
@@ -37,21 +37,7 @@ pub(crate) async fn traced<T, F>(
 where
     F: Future<Output = Result<T>>,
 {
-    let span = tracing::info_span!(
-        target: "covet::query",
-        "db.query",
-        otel.name = %span_name(statement),
-        otel.kind = "client",
-        db.system.name = backend.system_name(),
-        db.namespace = backend.namespace(),
-        db.operation.name = statement.operation,
-        db.collection.name = statement.collection,
-        db.query.text = %statement.sql,
-        db.response.returned_rows = Empty,
-        db.response.affected_rows = Empty,
-        duration_ms = Empty,
-        error.type = Empty,
-    );
+    let span = query_span(backend, statement);
     let started = Instant::now();
     let result = operation.instrument(span.clone()).await;
     let elapsed = started.elapsed();
@@ -71,23 +57,45 @@ where
             }
             Outcome::Nothing => {}
         },
-        Err(error) => {
-            span.record("error.type", tracing::field::debug(error.kind()));
-            // The server's message can quote bound values (MySQL's duplicate-key message
-            // does), so the event carries only the error's class, code and constraint.
-            let kind = error.kind();
-            tracing::debug!(
-                target: "covet::query",
-                parent: &span,
-                kind = ?kind,
-                code = error.code(),
-                constraint = error.constraint(),
-                duration_ms = elapsed_ms,
-                "statement failed"
-            );
-        }
+        Err(error) => record_error(&span, error, elapsed_ms),
     }
     result
+}
+
+/// Creates the span of one statement, with the fields filled in when it ends left empty.
+pub(crate) fn query_span(backend: &dyn Backend, statement: &Statement) -> Span {
+    tracing::info_span!(
+        target: "covet::query",
+        "db.query",
+        otel.name = %span_name(statement),
+        otel.kind = "client",
+        db.system.name = backend.system_name(),
+        db.namespace = backend.namespace(),
+        db.operation.name = statement.operation,
+        db.collection.name = statement.collection,
+        db.query.text = %statement.sql,
+        db.response.returned_rows = Empty,
+        db.response.affected_rows = Empty,
+        duration_ms = Empty,
+        error.type = Empty,
+    )
+}
+
+/// Records a failed statement's error class on its span and logs it at DEBUG.
+pub(crate) fn record_error(span: &Span, error: &Error, elapsed_ms: f64) {
+    span.record("error.type", tracing::field::debug(error.kind()));
+    // The server's message can quote bound values (MySQL's duplicate-key message does), so
+    // the event carries only the error's class, code and constraint.
+    let kind = error.kind();
+    tracing::debug!(
+        target: "covet::query",
+        parent: span,
+        kind = ?kind,
+        code = error.code(),
+        constraint = error.constraint(),
+        duration_ms = elapsed_ms,
+        "statement failed"
+    );
 }
 
 /// Returns `{operation} {table}`, the span name OpenTelemetry recommends.

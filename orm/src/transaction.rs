@@ -3,13 +3,15 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 
-use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, Statement};
+use crate::backend::{Backend, BackendConnection, ExecResult, RowSink, RowStream, Statement};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, run_execute, run_fetch};
+use crate::row_stream::{OnEarlyDrop, run_fetch_stream};
 use crate::stats::Observer;
 use crate::trace::{traced_control, traced_control_text};
 use crate::transaction_options::TransactionOptions;
@@ -36,6 +38,39 @@ pub(crate) struct Shared {
     pub(crate) conn: Mutex<Box<dyn BackendConnection>>,
     /// The statement counters of the database the connection came from.
     pub(crate) observer: Arc<Observer>,
+    /// Set while a row stream keeps `conn` locked. Statements fail rather than wait for it,
+    /// since a task that runs one while its own stream is open would wait forever.
+    pub(crate) streaming: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        backend: Arc<dyn Backend>,
+        conn: Box<dyn BackendConnection>,
+        observer: Arc<Observer>,
+    ) -> Self {
+        Self {
+            backend,
+            conn: Mutex::new(conn),
+            observer,
+            streaming: AtomicBool::new(false),
+        }
+    }
+
+    /// Locks the connection for a statement.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] while a row stream over the connection is open.
+    pub(crate) async fn lock(&self) -> Result<MutexGuard<'_, Box<dyn BackendConnection>>> {
+        if self.streaming.load(Ordering::Acquire) {
+            return Err(Error::InvalidInput(String::from(
+                "a row stream over this connection is still open and keeps it locked; read \
+                 the stream to its end or drop it before running another statement here",
+            )));
+        }
+        Ok(self.conn.lock().await)
+    }
 }
 
 impl fmt::Debug for Transaction {
@@ -55,11 +90,7 @@ impl Transaction {
         options: Option<TransactionOptions>,
     ) -> Result<Self> {
         let conn = backend.acquire().await?;
-        let shared = Arc::new(Shared {
-            backend,
-            conn: Mutex::new(conn),
-            observer,
-        });
+        let shared = Arc::new(Shared::new(backend, conn, observer));
         let Some(options) = options else {
             return Self::begin_on_shared(shared, None).await;
         };
@@ -90,7 +121,7 @@ impl Transaction {
         statement: Option<&'static str>,
     ) -> Result<Self> {
         let depth = {
-            let mut conn = shared.conn.lock().await;
+            let mut conn = shared.lock().await?;
             let backend = shared.backend.as_ref();
             let observer = shared.observer.as_ref();
             match statement {
@@ -121,7 +152,7 @@ impl Transaction {
     /// If the future is dropped after the savepoint was created, the enclosing level's
     /// commit releases it and its rollback discards it.
     pub async fn begin(&self) -> Result<Transaction> {
-        let mut conn = self.shared.conn.lock().await;
+        let mut conn = self.shared.lock().await?;
         self.check_open(conn.as_ref())?;
         let observer = self.shared.observer.as_ref();
         traced_control(self.backend(), observer, "SAVEPOINT", conn.begin()).await?;
@@ -144,8 +175,10 @@ impl Transaction {
     ///
     /// If the future is dropped, the commit may or may not have happened.
     pub async fn commit(mut self) -> Result<()> {
+        // Locking fails while a stream is open, and this level then stays owned, so that
+        // dropping it still rolls it back.
+        let mut conn = self.shared.lock().await?;
         self.owner = false;
-        let mut conn = self.shared.conn.lock().await;
         self.check_open(conn.as_ref())?;
         let sql = if self.depth > 1 {
             "RELEASE SAVEPOINT"
@@ -163,8 +196,10 @@ impl Transaction {
     /// [`Error::InvalidInput`] when a savepoint opened inside this level is still open, and
     /// the database's error for `ROLLBACK`.
     pub async fn rollback(mut self) -> Result<()> {
+        // Locking fails while a stream is open, and this level then stays owned, so that
+        // dropping it still rolls it back.
+        let mut conn = self.shared.lock().await?;
         self.owner = false;
-        let mut conn = self.shared.conn.lock().await;
         self.check_open(conn.as_ref())?;
         let sql = if self.depth > 1 {
             "ROLLBACK TO SAVEPOINT"
@@ -243,8 +278,8 @@ impl Transaction {
         )))
     }
 
-    async fn locked_conn(&self) -> Result<tokio::sync::MutexGuard<'_, Box<dyn BackendConnection>>> {
-        let conn = self.shared.conn.lock().await;
+    async fn locked_conn(&self) -> Result<MutexGuard<'_, Box<dyn BackendConnection>>> {
+        let conn = self.shared.lock().await?;
         // Statements may run at this level or inside a savepoint opened by another handle.
         if conn.transaction_depth() < self.depth {
             return Err(Error::InvalidInput(format!(
@@ -348,6 +383,17 @@ impl Executor for Transaction {
             self.locked_conn(),
         )
         .await
+    }
+
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
+        run_fetch_stream(
+            self.shared.backend.as_ref(),
+            &self.shared.observer,
+            statement,
+            OnEarlyDrop::Keep,
+            Some(&self.shared.streaming),
+            self.locked_conn(),
+        )
     }
 
     async fn begin(&self) -> Result<Transaction> {

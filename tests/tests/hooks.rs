@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use covet::backend::{Backend, ExecResult, RowSink, Statement};
+use covet::backend::{Backend, ExecResult, RowSink, RowStream, Statement};
 use covet::{Database, Error, ErrorKind, Executor, Hooks, Model, Transaction};
 
 /// The hook of [`Article`] that fails on purpose. `after_insert` gets the row read back
@@ -144,6 +144,10 @@ impl Executor for CountingBegins {
 
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> covet::Result<u64> {
         self.inner.fetch(statement, sink).await
+    }
+
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
+        self.inner.fetch_stream(statement)
     }
 
     async fn begin(&self) -> covet::Result<Transaction> {

@@ -6,6 +6,8 @@
 
 mod support;
 
+use futures_util::TryStreamExt as _;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
@@ -411,6 +413,13 @@ backend_tests! {
         assert_eq!(stats.get(None, "BEGIN").map(|s| s.count), Some(1), "{stats:?}");
         assert_eq!(stats.get(None, "COMMIT").map(|s| s.count), Some(1), "{stats:?}");
         assert_eq!(db.clone().query_stats(), stats, "clones share the counts");
+
+        // A row stream counts once, when it ends.
+        let streamed: Vec<Author> = Author::query().stream(&db).try_collect().await?;
+        assert_eq!(streamed.len(), 3);
+        let after = db.query_stats();
+        let selects = after.get(Some("authors"), "SELECT").expect("author selects");
+        assert_eq!(selects.count, author_selects.count + 1, "{after:?}");
         Ok(())
     }
 }

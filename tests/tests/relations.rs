@@ -8,7 +8,7 @@ mod support;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use covet::backend::{Backend, ExecResult, RowSink, Statement};
+use covet::backend::{Backend, ExecResult, RowSink, RowStream, Statement};
 use covet::{Database, Executor, Model, Relation, Transaction};
 
 // Two relations to the same model repeat its name, which clippy's duplicated_attributes
@@ -129,6 +129,11 @@ impl Executor for Counting {
     async fn fetch(&self, statement: Statement, sink: &mut RowSink<'_>) -> covet::Result<u64> {
         self.record(&statement);
         self.db.fetch(statement, sink).await
+    }
+
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
+        self.record(&statement);
+        self.db.fetch_stream(statement)
     }
 
     async fn begin(&self) -> covet::Result<Transaction> {

@@ -20,7 +20,8 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use covet::{ConnectOptions, Database, Error, ErrorKind, Executor, ReplicaStatus};
+use covet::{ConnectOptions, Database, Error, ErrorKind, Executor, Model, ReplicaStatus};
+use futures_util::TryStreamExt as _;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -178,6 +179,14 @@ fn closed_port() -> u16 {
     listener.local_addr().expect("bound address").port()
 }
 
+/// The table the routing test writes on the primary and reads back.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[covet(table = "items")]
+struct Item {
+    #[covet(primary_key)]
+    id: i64,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_reads_go_to_replica() {
     let Some(cluster) = Cluster::start().await else {
@@ -208,6 +217,23 @@ async fn postgres_reads_go_to_replica() {
     let reads_before = only_replica(&db).reads;
     assert!(in_recovery(&db).await, "reads still go to the standby");
     assert_eq!(only_replica(&db).reads, reads_before + 1);
+
+    // A row stream reads from the standby too, and one through primary() does not.
+    let streamed: Vec<Item> = Item::query()
+        .stream(&db)
+        .try_collect()
+        .await
+        .expect("stream");
+    assert_eq!(streamed, [Item { id: 1 }]);
+    assert_eq!(only_replica(&db).reads, reads_before + 2);
+    let primary = db.primary();
+    let streamed: Vec<Item> = Item::query()
+        .stream(&primary)
+        .try_collect()
+        .await
+        .expect("stream on the primary");
+    assert_eq!(streamed.len(), 1);
+    assert_eq!(only_replica(&db).reads, reads_before + 2);
 
     let in_transaction = db
         .transaction(|tx| async move { Ok::<_, Error>(in_recovery(&tx).await) })

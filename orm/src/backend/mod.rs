@@ -6,6 +6,7 @@
 //! [`BackendConnection`] traits, so a new backend needs no change to either.
 
 mod capabilities;
+pub(crate) mod owned_row;
 mod statement;
 pub(crate) mod support;
 
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use covet_pool::PoolStatus;
+use futures_util::stream::BoxStream;
 use sea_query::Values;
 
 pub use self::capabilities::{AutoIncrementColumn, Capabilities, UpsertStyle};
@@ -32,6 +34,11 @@ use crate::value::SqlType;
 
 /// The callback that receives each result row of [`BackendConnection::fetch`].
 pub type RowSink<'a> = dyn FnMut(&dyn RowReader) -> Result<()> + Send + 'a;
+
+/// The rows of [`BackendConnection::fetch_stream`] and
+/// [`Executor::fetch_stream`](crate::Executor::fetch_stream), each owned and read one at a
+/// time. The stream ends after its first error.
+pub type RowStream<'a> = BoxStream<'a, Result<Box<dyn RowReader + Send>>>;
 
 /// A database backend: dialect, capabilities and a pool of connections.
 #[async_trait]
@@ -103,6 +110,34 @@ pub trait BackendConnection: Send {
     /// Runs a statement and passes each row to `sink`, returning the number of rows.
     async fn fetch(&mut self, sql: Arc<str>, values: Values, sink: &mut RowSink<'_>)
     -> Result<u64>;
+
+    /// Runs a query and returns its rows as a stream that reads each row from the server
+    /// when it is polled, so memory stays flat however many rows there are.
+    ///
+    /// The default returns a stream whose only item is
+    /// [`Error::Unsupported`](crate::Error::Unsupported), for backends written before this
+    /// method existed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the stream between rows leaves the connection usable: the driver discards
+    /// the rest of the result before the connection's next statement. Dropping it while a
+    /// poll awaits the server leaves the protocol state unknown, so the connection is
+    /// discarded and its next statement fails with
+    /// [`Error::Connection`](crate::Error::Connection).
+    fn fetch_stream<'a>(&'a mut self, sql: Arc<str>, values: Values) -> RowStream<'a> {
+        let _ = (sql, values);
+        Box::pin(futures_util::stream::once(async {
+            Err(crate::Error::Unsupported {
+                backend: "this custom backend",
+                feature: "streaming rows; implement BackendConnection::fetch_stream",
+            })
+        }))
+    }
+
+    /// Marks this connection so that the pool closes it instead of reusing it, for example
+    /// after a stream over it was dropped with rows left unread. The default does nothing.
+    fn discard(&mut self) {}
 
     /// Begins a transaction, or a savepoint inside one.
     async fn begin(&mut self) -> Result<()>;

@@ -326,6 +326,12 @@ macro_rules! sqlx_connection {
         begin: $begin:expr,
         begin_plan: $begin_plan:path $(,)?
     ) => {
+        $crate::backend::owned_row::owned_row_reader!(
+            OwnedRow,
+            row: <$database as sqlx::Database>::Row,
+            reader: $reader,
+        );
+
         /// A connection of this backend, pooled or dedicated.
         pub(crate) struct $name {
             conn:
@@ -521,6 +527,59 @@ macro_rules! sqlx_connection {
                     Some(error) => Err(error),
                     None => Ok(rows),
                 }
+            }
+
+            fn fetch_stream<'a>(
+                &'a mut self,
+                sql: std::sync::Arc<str>,
+                values: sea_query::Values,
+            ) -> $crate::backend::RowStream<'a> {
+                Box::pin(async_stream::stream! {
+                    use futures_util::TryStreamExt as _;
+
+                    let checked = $crate::backend::support::check_values(&values, &self.capabilities)
+                        .and_then(|()| self.check_usable());
+                    if let Err(error) = checked {
+                        yield Err(error);
+                        return;
+                    }
+                    let query = sqlx::query_with::<$database, _>(
+                        sqlx::AssertSqlSafe(sql),
+                        sea_query_sqlx::SqlxValues($prepare(values)),
+                    );
+                    let mut failure = None;
+                    self.busy = true;
+                    {
+                        let mut rows = query.fetch(&mut *self.conn);
+                        loop {
+                            match rows.try_next().await {
+                                Ok(Some(row)) => {
+                                    // With a whole row received, the driver can resume: it
+                                    // reads and drops the rest of the result before the
+                                    // next statement if this stream is dropped here.
+                                    self.busy = false;
+                                    let row: Box<dyn $crate::row::RowReader + Send> =
+                                        Box::new(OwnedRow(row));
+                                    yield Ok(row);
+                                    self.busy = true;
+                                }
+                                Ok(None) => break,
+                                Err(error) => {
+                                    failure = Some(error);
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    self.busy = false;
+                    if let Some(error) = failure {
+                        yield Err(self.map_error(error));
+                    }
+                })
+            }
+
+            fn discard(&mut self) {
+                self.conn.mark_broken();
             }
 
             async fn begin(&mut self) -> $crate::error::Result<()> {

@@ -10,19 +10,26 @@
 //! | MySQL | ``SELECT `users`.`id`, ... FROM `users` WHERE `users`.`age` >= ?`` |
 //! | SQLite | `SELECT "users"."id", ... FROM "users" WHERE "users"."age" >= ?` |
 
+mod cursor;
 mod delete;
 mod join;
+mod keyset;
 pub(crate) mod lifecycle;
+mod page;
 mod project;
 mod select;
 pub(crate) mod soft_delete;
+mod stream;
 mod update;
 mod upsert;
 pub(crate) mod version;
 pub(crate) mod write;
 
+pub use self::cursor::Cursor;
 pub use self::delete::Delete;
 pub use self::join::{Inner, Join, JoinKind, LeftOuter};
+pub use self::keyset::{Keyset, KeysetPage};
+pub use self::page::Page;
 pub use self::project::{
     Aggregate, FromRow, Nullable, Numeric, SelectAs, SelectItem, Selection, count_rows,
 };

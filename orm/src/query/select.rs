@@ -16,9 +16,9 @@ use crate::value::SqlType;
 /// A SELECT over the table of model `M`, built with [`Model::query`].
 pub struct Select<M> {
     filter: Option<Filter<M>>,
-    order: Vec<(&'static str, Order)>,
-    limit: Option<u64>,
-    offset: Option<u64>,
+    pub(super) order: Vec<(&'static str, Order)>,
+    pub(super) limit: Option<u64>,
+    pub(super) offset: Option<u64>,
     visibility: Visibility,
     _marker: PhantomData<fn() -> M>,
 }

@@ -229,6 +229,16 @@ impl ReplicaSet {
     }
 
     /// Returns the usable replicas, starting one further along on each call.
+    /// Returns the backend of the next usable replica for a row stream, counting the read,
+    /// or `None` when no replica is usable.
+    pub(crate) fn stream_source(&self) -> Option<Arc<dyn Backend>> {
+        self.candidates().find_map(|replica| {
+            let backend = replica.backend()?;
+            replica.reads.fetch_add(1, Ordering::Relaxed);
+            Some(backend)
+        })
+    }
+
     fn candidates(&self) -> impl Iterator<Item = &Replica> {
         let count = self.replicas.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % count;

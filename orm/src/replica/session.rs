@@ -7,10 +7,11 @@ use std::sync::{Mutex, PoisonError};
 use async_trait::async_trait;
 
 use super::lag::{Lsn, POSTGRES_WRITTEN};
-use crate::backend::{Backend, ExecResult, RowSink, Statement};
+use crate::backend::{Backend, ExecResult, RowSink, RowStream, Statement};
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::executor::Executor;
+use crate::executor::{Executor, Owned};
+use crate::row_stream::{OnEarlyDrop, run_fetch_stream};
 use crate::transaction::Transaction;
 
 /// A handle whose reads see its own earlier writes (read-your-writes consistency).
@@ -204,6 +205,23 @@ impl Executor for Session {
             }
             Written::Unknown => self.db.primary().fetch(statement, sink).await,
         }
+    }
+
+    fn fetch_stream(&self, statement: Statement) -> RowStream<'_> {
+        // Before any write, a stream may read from a replica. After one, it reads from the
+        // primary: a stream cannot wait for a replica to catch up row by row.
+        if matches!(self.written(), Written::Nothing) {
+            return self.db.fetch_stream(statement);
+        }
+        let backend = self.db.backend.as_ref();
+        run_fetch_stream(
+            backend,
+            &self.db.observer,
+            statement,
+            OnEarlyDrop::Discard,
+            None,
+            async move { Ok(Owned(backend.acquire().await?)) },
+        )
     }
 
     async fn begin(&self) -> Result<Transaction> {
