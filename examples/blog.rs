@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use covet::{
-    Database, FromRow, IsolationLevel, Model, Order, RetryPolicy, TransactionOptions, count_rows,
+    Database, FromRow, IsolationLevel, Load, Model, Order, RetryPolicy, TransactionOptions,
+    count_rows,
 };
 
 #[derive(Model, Debug, Clone)]
@@ -83,16 +84,20 @@ async fn main() -> covet::Result<()> {
 async fn run(db: &Database) -> covet::Result<()> {
     seed(db).await?;
 
-    // One page of posts, newest first, with each post's author, comments and tags: four
-    // statements in all, however many posts the page holds.
+    // The first page of posts, newest first, with its total, then each post's author,
+    // comments and tags: one statement per relation, however many posts the page holds.
     let page = Post::query()
         .order_by_desc(Post::ID)
-        .limit(3)
-        .with((Post::user(), Post::comments(), Post::tags()))
-        .all(db)
+        .paginate(db, 1, 3)
         .await?;
-    println!("latest posts:");
-    for (post, (author, comments, tags)) in &page {
+    println!(
+        "page {} of {} ({} posts in all):",
+        page.page, page.total_pages, page.total
+    );
+    let related = (Post::user(), Post::comments(), Post::tags())
+        .load_for(db, &page.items)
+        .await?;
+    for (post, (author, comments, tags)) in page.items.iter().zip(related) {
         let author = author.as_ref().map_or("?", |user| user.name.as_str());
         let tags: Vec<&str> = tags.iter().map(|tag| tag.name.as_str()).collect();
         println!(
@@ -101,6 +106,23 @@ async fn run(db: &Database) -> covet::Result<()> {
             comments.len(),
             tags.join(", ")
         );
+    }
+
+    // Every post by keyset pagination: each page starts after the cursor of the last, so
+    // posts written meanwhile neither repeat nor push rows onto the next page.
+    let mut cursor = None;
+    for number in 1.. {
+        let mut keyset = Post::query().order_by_asc(Post::TITLE).keyset(4)?;
+        if let Some(cursor) = &cursor {
+            keyset = keyset.after(cursor)?;
+        }
+        let page = keyset.fetch(db).await?;
+        let titles: Vec<&str> = page.items.iter().map(|post| post.title.as_str()).collect();
+        println!("keyset page {number}: {}", titles.join(" | "));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
     }
 
     // Users with their posts and each post's comments: three statements.
@@ -121,7 +143,7 @@ async fn run(db: &Database) -> covet::Result<()> {
 
     // Likes arrive concurrently. Each is a serializable transaction that reads the post
     // and writes it back, and a serialization failure or deadlock re-runs the closure.
-    let post_id = page[0].0.id;
+    let post_id = page.items[0].id;
     let policy = RetryPolicy::new().max_attempts(10);
     let serializable = TransactionOptions::new().isolation(IsolationLevel::Serializable);
     let attempts = Arc::new(AtomicU32::new(0));
