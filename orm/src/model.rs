@@ -140,7 +140,7 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
         db: &E,
         key: Self::PrimaryKey,
     ) -> BoxFuture<'_, Result<Option<Self>>> {
-        Box::pin(async move { Select::<Self>::by_key(&key).optional(db).await })
+        Box::pin(async move { crate::query::find_by_key::<Self, E>(db, &key).await })
     }
 
     /// Finds the row with this primary key, failing with
@@ -151,7 +151,7 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
     /// [`Error::NotFound`](crate::Error::NotFound), and connection, pool and decode errors.
     fn get<E: Executor + ?Sized>(db: &E, key: Self::PrimaryKey) -> BoxFuture<'_, Result<Self>> {
         Box::pin(async move {
-            let found = Select::<Self>::by_key(&key).optional(db).await?;
+            let found = crate::query::find_by_key::<Self, E>(db, &key).await?;
             found.ok_or_else(|| crate::Error::NotFound {
                 entity: Self::TABLE,
                 detail: format!("primary key = {key:?}"),

@@ -293,4 +293,25 @@ backend_tests! {
         assert_eq!(column.name(), "member_role");
         Ok(())
     }
+
+    async fn find_reuses_sql_with_new_keys(db) {
+        // `find` renders its SQL once per model and backend; each later call must bind its
+        // own key, or it would return the first call's row.
+        Membership::create_table(&db).await?;
+        let rows = [
+            Membership { group_id: 1, person_id: 10, role: String::from("first") },
+            Membership { group_id: 2, person_id: 20, role: String::from("second") },
+            Membership { group_id: 3, person_id: 30, role: String::from("third") },
+        ];
+        Membership::insert_many(&db, &rows).await?;
+        for row in rows.iter().rev() {
+            let key = (row.group_id, row.person_id);
+            assert_eq!(Membership::find(&db, key).await?.as_ref(), Some(row));
+        }
+        assert_eq!(Membership::find(&db, (1, 20)).await?, None);
+        let tx = db.begin().await?;
+        assert_eq!(Membership::get(&tx, (2, 20)).await?, rows[1]);
+        tx.rollback().await?;
+        Ok(())
+    }
 }

@@ -5,6 +5,7 @@
 //! [`Capabilities`]. Models and query code only talk to the [`Backend`] and
 //! [`BackendConnection`] traits, so a new backend needs no change to either.
 
+mod cache;
 mod capabilities;
 pub(crate) mod owned_row;
 mod statement;
@@ -25,6 +26,9 @@ use covet_pool::PoolStatus;
 use futures_util::stream::BoxStream;
 use sea_query::Values;
 
+pub(crate) use self::cache::Shape;
+#[doc(hidden)]
+pub use self::cache::StatementCache;
 pub use self::capabilities::{AutoIncrementColumn, Capabilities, UpsertStyle};
 pub use self::statement::{ExecResult, QueryStatement, SchemaStatement, Statement};
 use crate::error::Result;
@@ -82,6 +86,13 @@ pub trait Backend: Debug + Send + Sync + 'static {
     ///
     /// [`Error::Connection`](crate::Error::Connection) when the connection cannot be opened.
     async fn connect_dedicated(&self) -> Result<Box<dyn BackendConnection>>;
+
+    /// Returns the cache of statements rendered once per model, if the backend keeps one.
+    /// Built-in backends do; others render every statement.
+    #[doc(hidden)]
+    fn statement_cache(&self) -> Option<&StatementCache> {
+        None
+    }
 
     /// Returns the pool's counts.
     fn pool_status(&self) -> PoolStatus;

@@ -15,7 +15,7 @@ use crate::backend::support::{
 };
 use crate::backend::{
     AutoIncrementColumn, Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement,
-    UpsertStyle,
+    StatementCache, UpsertStyle,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
@@ -38,6 +38,8 @@ pub struct MySqlBackend {
     target: std::sync::Arc<str>,
     system: &'static str,
     capabilities: Capabilities,
+    /// SQL rendered once per model for fixed statement shapes.
+    statements: StatementCache,
 }
 
 impl MySqlBackend {
@@ -80,6 +82,7 @@ impl MySqlBackend {
             namespace,
             target,
             system: "mysql",
+            statements: StatementCache::default(),
             capabilities: Capabilities::new(
                 false,
                 MAX_BIND_PARAMETERS,
@@ -144,6 +147,10 @@ impl Backend for MySqlBackend {
 
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    fn statement_cache(&self) -> Option<&StatementCache> {
+        Some(&self.statements)
     }
 
     fn render(&self, statement: &QueryStatement) -> (String, Values) {

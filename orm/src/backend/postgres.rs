@@ -15,7 +15,7 @@ use crate::backend::support::{
 };
 use crate::backend::{
     AutoIncrementColumn, Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement,
-    UpsertStyle,
+    StatementCache, UpsertStyle,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
@@ -35,6 +35,8 @@ pub struct PostgresBackend {
     /// The URL without its password, named in connection errors.
     target: std::sync::Arc<str>,
     capabilities: Capabilities,
+    /// SQL rendered once per model for fixed statement shapes.
+    statements: StatementCache,
 }
 
 impl PostgresBackend {
@@ -70,6 +72,7 @@ impl PostgresBackend {
             pool: Pool::new(connector, settings.pool_config().clone()),
             namespace,
             target,
+            statements: StatementCache::default(),
             capabilities: Capabilities {
                 array_parameters: true,
                 ..Capabilities::new(true, MAX_BIND_PARAMETERS, UpsertStyle::OnConflict, false)
@@ -93,6 +96,10 @@ impl Backend for PostgresBackend {
 
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    fn statement_cache(&self) -> Option<&StatementCache> {
+        Some(&self.statements)
     }
 
     fn render(&self, statement: &QueryStatement) -> (String, Values) {

@@ -20,7 +20,7 @@ use crate::backend::support::{
 };
 use crate::backend::{
     AutoIncrementColumn, Backend, BackendConnection, Capabilities, QueryStatement, SchemaStatement,
-    UpsertStyle,
+    StatementCache, UpsertStyle,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::RowReader;
@@ -48,6 +48,8 @@ pub struct SqliteBackend {
     /// The URL without its password, named in connection errors.
     target: std::sync::Arc<str>,
     capabilities: Capabilities,
+    /// SQL rendered once per model for fixed statement shapes.
+    statements: StatementCache,
     _keep_alive: Option<tokio::sync::Mutex<RawSqliteConnection>>,
 }
 
@@ -104,6 +106,7 @@ impl SqliteBackend {
             pool: Pool::new(connector, settings.pool_config().clone()),
             namespace,
             target,
+            statements: StatementCache::default(),
             capabilities: Capabilities::new(
                 true,
                 DEFAULT_MAX_VARIABLES,
@@ -226,6 +229,10 @@ impl Backend for SqliteBackend {
 
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    fn statement_cache(&self) -> Option<&StatementCache> {
+        Some(&self.statements)
     }
 
     fn render(&self, statement: &QueryStatement) -> (String, Values) {

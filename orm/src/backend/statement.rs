@@ -51,8 +51,13 @@ pub struct Statement {
 impl Statement {
     /// Creates a statement.
     pub fn new(sql: String, values: Values, operation: &'static str) -> Self {
+        Self::shared(Arc::from(sql), values, operation)
+    }
+
+    /// Creates a statement whose SQL text is shared, such as one rendered once and cached.
+    pub fn shared(sql: Arc<str>, values: Values, operation: &'static str) -> Self {
         Self {
-            sql: Arc::from(sql),
+            sql,
             values,
             operation,
             collection: None,

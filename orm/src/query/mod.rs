@@ -41,7 +41,9 @@ pub use self::upsert::{Upsert, UpsertResult};
 
 use sea_query::{Expr, ExprTrait};
 
-use crate::backend::{QueryStatement, Statement};
+use std::any::TypeId;
+
+use crate::backend::{QueryStatement, Shape, Statement};
 use crate::executor::Executor;
 use crate::filter::Filter;
 use crate::model::Model;
@@ -54,6 +56,41 @@ pub(crate) fn key_filter<M: Model>(key: &M::PrimaryKey) -> Filter<M> {
         .zip(values)
         .map(|(column, value)| Filter::from_expr(Expr::col((M::TABLE, column.name)).eq(value)));
     Filter::all_of(filters)
+}
+
+/// Finds the row of `M` with primary key `key`. The SQL is rendered once per model and
+/// backend: later calls reuse it with their own key values.
+pub(crate) async fn find_by_key<M: Model, E: Executor + ?Sized>(
+    db: &E,
+    key: &M::PrimaryKey,
+) -> crate::Result<Option<M>> {
+    let backend = db.backend();
+    let render_select = || {
+        let select = Select::<M>::by_key(key).limit(1).statement();
+        backend.render(&QueryStatement::Select(&select))
+    };
+    let statement = match backend.statement_cache() {
+        Some(cache) => {
+            let (sql, mut values) =
+                cache.get_or_render(TypeId::of::<M>(), Shape::FindByKey, render_select);
+            // The key columns are the first values; the rest (a bound LIMIT) are constant.
+            for (slot, value) in values.0.iter_mut().zip(M::key_values(key)) {
+                *slot = value;
+            }
+            Statement::shared(sql, values, "SELECT")
+        }
+        None => {
+            let (sql, values) = render_select();
+            Statement::new(sql, values, "SELECT")
+        }
+    };
+    let mut found = None;
+    db.fetch(statement.collection(M::TABLE), &mut |row| {
+        found = Some(M::decode(row, 0)?);
+        Ok(())
+    })
+    .await?;
+    Ok(found)
 }
 
 /// Renders a statement for the executor's backend.
