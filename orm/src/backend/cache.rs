@@ -21,8 +21,11 @@ pub(crate) enum Shape {
 /// values and reuse for the constant ones (such as a bound LIMIT).
 #[derive(Default)]
 pub struct StatementCache {
-    entries: RwLock<HashMap<(TypeId, Shape), (Arc<str>, Values)>>,
+    entries: RwLock<HashMap<(TypeId, Shape), Rendered>>,
 }
+
+/// The SQL text of a statement and the values of its first rendering.
+type Rendered = (Arc<str>, Values);
 
 impl fmt::Debug for StatementCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -41,7 +44,7 @@ impl StatementCache {
         model: TypeId,
         shape: Shape,
         render: impl FnOnce() -> (String, Values),
-    ) -> (Arc<str>, Values) {
+    ) -> Rendered {
         let key = (model, shape);
         {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
