@@ -294,6 +294,24 @@ backend_tests! {
         Ok(())
     }
 
+    async fn insert_reuses_sql_per_column_set(db) {
+        // Rows that leave the generated key unset and rows that set it render different
+        // SQL; each must keep its own, in any order.
+        Person::create_table(&db).await?;
+        let first = person("a@example.com", "A", 1, None).insert(&db).await?;
+        let mut explicit = person("b@example.com", "B", 2, Some("bee"));
+        explicit.id = first.id + 100;
+        let stored = explicit.insert(&db).await?;
+        assert_eq!(stored.id, explicit.id);
+        assert_eq!(stored.nickname.as_deref(), Some("bee"));
+        let third = person("c@example.com", "C", 3, None).insert(&db).await?;
+        assert_ne!(third.id, first.id);
+        assert_ne!(third.id, explicit.id);
+        assert_eq!(Person::get(&db, third.id).await?.email, "c@example.com");
+        assert_eq!(Person::query().count(&db).await?, 3);
+        Ok(())
+    }
+
     async fn find_reuses_sql_with_new_keys(db) {
         // `find` renders its SQL once per model and backend; each later call must bind its
         // own key, or it would return the first call's row.

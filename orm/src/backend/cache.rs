@@ -14,6 +14,12 @@ pub(crate) enum Shape {
     /// `SELECT <columns> FROM <table> WHERE <key columns> = ... LIMIT 1`, with the model's
     /// soft-delete condition when it has one.
     FindByKey,
+    /// `INSERT INTO <table> (<columns>) VALUES (...)`, with `RETURNING` where the backend
+    /// has it. `columns` has bit `i` set when the row sets column `i`.
+    Insert {
+        /// The columns the row sets.
+        columns: u64,
+    },
 }
 
 /// A backend's rendered statements, keyed by model type and shape. Each entry keeps the SQL
@@ -46,16 +52,39 @@ impl StatementCache {
         render: impl FnOnce() -> (String, Values),
     ) -> Rendered {
         let key = (model, shape);
-        {
-            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some((sql, values)) = entries.get(&key) {
-                return (Arc::clone(sql), values.clone());
-            }
+        if let Some(found) = self.read(&key, |(sql, values)| (Arc::clone(sql), values.clone())) {
+            return found;
         }
         let (sql, values) = render();
+        let sql = self.store(key, sql, values.clone());
+        (sql, values)
+    }
+
+    /// Returns the SQL of `shape` for the model `model`, rendering it with `render` the
+    /// first time. A failed rendering is returned and nothing is cached.
+    pub(crate) fn try_sql_or_render<E>(
+        &self,
+        model: TypeId,
+        shape: Shape,
+        render: impl FnOnce() -> Result<(String, Values), E>,
+    ) -> Result<Arc<str>, E> {
+        let key = (model, shape);
+        if let Some(sql) = self.read(&key, |(sql, _)| Arc::clone(sql)) {
+            return Ok(sql);
+        }
+        let (sql, _) = render()?;
+        Ok(self.store(key, sql, Values(Vec::new())))
+    }
+
+    fn read<R>(&self, key: &(TypeId, Shape), read: impl FnOnce(&Rendered) -> R) -> Option<R> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries.get(key).map(read)
+    }
+
+    fn store(&self, key: (TypeId, Shape), sql: String, values: Values) -> Arc<str> {
         let sql: Arc<str> = Arc::from(sql);
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        entries.insert(key, (Arc::clone(&sql), values.clone()));
-        (sql, values)
+        entries.insert(key, (Arc::clone(&sql), values));
+        sql
     }
 }

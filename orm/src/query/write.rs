@@ -1,8 +1,11 @@
 //! Inserts and key-based updates of model rows.
 
-use sea_query::{Expr, ExprTrait, InsertStatement, Query, SimpleExpr, Value};
+use std::any::TypeId;
+use std::sync::Arc;
 
-use crate::backend::QueryStatement;
+use sea_query::{Expr, ExprTrait, InsertStatement, Query, SimpleExpr, Value, Values};
+
+use crate::backend::{QueryStatement, Shape, Statement};
 use crate::column::ColumnRef;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -126,12 +129,30 @@ fn estimated_bytes(row: &[Value]) -> usize {
 
 pub(crate) async fn insert_one<M: Model, E: Executor + ?Sized>(db: &E, row: &M) -> Result<M> {
     let columns = insert_columns(row);
-    let values = picked_values(std::slice::from_ref(row), &columns)?;
-    let insert = insert_statement::<M>(values, &columns)?;
-    if db.backend().capabilities().insert_returning {
-        let names: Vec<&'static str> = M::COLUMNS.iter().map(|column| column.name).collect();
-        let returning = QueryStatement::InsertReturning(&insert, &names);
-        let statement = render(db, returning, "INSERT", M::TABLE);
+    let row_values = picked_values(std::slice::from_ref(row), &columns)?
+        .pop()
+        .unwrap_or_default();
+    let backend = db.backend();
+    let returning = backend.capabilities().insert_returning;
+    let render_insert = || -> Result<(String, Values)> {
+        let insert = insert_statement::<M>([row_values.clone()], &columns)?;
+        if returning {
+            let names: Vec<&'static str> = M::COLUMNS.iter().map(|column| column.name).collect();
+            Ok(backend.render(&QueryStatement::InsertReturning(&insert, &names)))
+        } else {
+            Ok(backend.render(&QueryStatement::Insert(&insert)))
+        }
+    };
+    // The SQL depends only on which columns the row sets, so it is rendered once per set.
+    let shape = column_mask(&columns).map(|columns| Shape::Insert { columns });
+    let sql = match (backend.statement_cache(), shape) {
+        (Some(cache), Some(shape)) => {
+            cache.try_sql_or_render(TypeId::of::<M>(), shape, render_insert)?
+        }
+        _ => Arc::from(render_insert()?.0),
+    };
+    let statement = Statement::shared(sql, Values(row_values), "INSERT").collection(M::TABLE);
+    if returning {
         let mut stored = None;
         db.fetch(statement, &mut |result| {
             stored = Some(M::decode(result, 0)?);
@@ -143,9 +164,16 @@ pub(crate) async fn insert_one<M: Model, E: Executor + ?Sized>(db: &E, row: &M) 
             detail: String::from("INSERT ... RETURNING returned no row"),
         });
     }
-    let statement = render(db, QueryStatement::Insert(&insert), "INSERT", M::TABLE);
     let done = db.execute(statement).await?;
     read_back(db, row, &columns, done.last_insert_id).await
+}
+
+/// Returns the set of column positions as a bit mask, or `None` past 64 columns.
+fn column_mask(columns: &[usize]) -> Option<u64> {
+    columns.iter().try_fold(0u64, |mask, &index| {
+        let bit = 1u64.checked_shl(u32::try_from(index).ok()?)?;
+        Some(mask | bit)
+    })
 }
 
 /// Reads an inserted row back by its key, on backends without `INSERT ... RETURNING`.
