@@ -1,5 +1,5 @@
-//! SQL rendered once per model and statement shape, for the statements every CRUD call
-//! sends: find by key, for now.
+//! SQL rendered once per model and statement shape, for the statements CRUD calls send
+//! most: find by key and single-row insert.
 
 use std::any::TypeId;
 use std::collections::HashMap;

@@ -15,8 +15,7 @@ use crate::row::RowReader;
 
 /// The kind of a [`Join`]: [`Inner`] or [`LeftOuter`].
 pub trait JoinKind: Send + Sync + 'static {
-    /// What each result holds of the right-hand model: `R`, or `Option<R>` for a left
-    /// join.
+    /// The right-hand part of each result: `R`, or `Option<R>` for a left join.
     type Right<R: Send>: Send;
 
     /// The SQL join type.
@@ -116,7 +115,7 @@ impl<L: Model, R: Model, K: JoinKind> Join<L, R, K> {
 
     /// Keeps only pairs whose right-hand row matches `filter`. Calling it again adds
     /// another condition, joined with AND. With a left join, a condition here also drops
-    /// the left-hand rows that have no match; filter the relation to keep them.
+    /// the left-hand rows that have no match. To keep them, filter the relation instead.
     pub fn filter_joined(mut self, filter: Filter<R>) -> Self {
         self.right_filter = Some(match self.right_filter.take() {
             Some(existing) => existing.and(filter),

@@ -100,8 +100,8 @@ nullable!(
     serde_json::Value
 );
 
-/// The type a numeric column's SUM and AVG are read as, with the CAST that makes every
-/// backend return it: PostgreSQL sums BIGINT into NUMERIC and MySQL sums integers into
+/// The types a numeric column's SUM and AVG are read as, with the CAST that makes every
+/// backend return them. PostgreSQL sums BIGINT into NUMERIC and MySQL sums integers into
 /// DECIMAL, so integer sums are cast back to a 64-bit integer and averages to a double.
 pub trait Numeric: Nullable {
     /// The type of `SUM(column)`, without `Option`.
@@ -153,7 +153,7 @@ pub enum Cast {
 }
 
 impl Cast {
-    /// The type name this backend's CAST takes.
+    /// Returns the type name that `backend`'s CAST takes.
     fn type_name(self, backend: &dyn Backend) -> &'static str {
         match (self, backend.system_name()) {
             (Cast::Integer, "mysql" | "mariadb") => "SIGNED",
