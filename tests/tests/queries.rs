@@ -25,6 +25,14 @@ struct Sale {
     price: Decimal,
 }
 
+#[derive(Model, Debug, Clone, PartialEq)]
+#[covet(table = "tallies")]
+struct Tally {
+    #[covet(primary_key, auto_increment)]
+    id: i64,
+    value: i64,
+}
+
 #[derive(FromRow, Debug, PartialEq)]
 struct Spending {
     customer: String,
@@ -210,6 +218,22 @@ backend_tests! {
             .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
         assert!(error.to_string().contains("reads 3 columns but the query selects 2"), "{error}");
+        Ok(())
+    }
+
+    async fn sum_outside_i64_is_an_error(db) {
+        Tally::create_table(&db).await?;
+        let rows = [i64::MAX, 1].map(|value| Tally { id: 0, value });
+        Tally::insert_many(&db, &rows).await?;
+        // MySQL would clamp a CAST to SIGNED to i64::MAX; every backend must fail instead.
+        let result = Tally::query().select(Tally::VALUE.sum()).one(&db).await;
+        assert!(result.is_err(), "{result:?}");
+        let within = Tally::query()
+            .filter(Tally::VALUE.eq(i64::MAX))
+            .select(Tally::VALUE.sum())
+            .one(&db)
+            .await?;
+        assert_eq!(within, Some(i64::MAX));
         Ok(())
     }
 

@@ -341,6 +341,36 @@ struct MySqlRowReader<'a>(&'a MySqlRow);
 impl RowReader for MySqlRowReader<'_> {
     common_row_reader_methods!();
 
+    fn read_i64(&self, index: usize) -> Result<Option<i64>> {
+        // MySQL sums integers into DECIMAL, so `SUM` of an integer column arrives as one.
+        // It is read exactly, and a sum outside i64 is a decode error, not a clamped value.
+        let column = self.column_name(index);
+        let is_decimal = sqlx::Row::columns(self.0).get(index).is_some_and(|info| {
+            let name = sqlx::TypeInfo::name(sqlx::Column::type_info(info));
+            name.eq_ignore_ascii_case("DECIMAL")
+        });
+        if !is_decimal {
+            return read_column!(self.0, index, i64);
+        }
+        let Some(value) = self.read_decimal(index)? else {
+            return Ok(None);
+        };
+        if !value.fract().is_zero() {
+            return Err(crate::error::Error::decode(
+                column,
+                format!("{value} has a fraction; read it as Decimal or f64"),
+            ));
+        }
+        rust_decimal::prelude::ToPrimitive::to_i64(&value)
+            .map(Some)
+            .ok_or_else(|| {
+                crate::error::Error::decode(
+                    column,
+                    format!("{value} is outside the range of i64; read it as Decimal"),
+                )
+            })
+    }
+
     fn read_u64(&self, index: usize) -> Result<Option<u64>> {
         read_column!(self.0, index, u64)
     }

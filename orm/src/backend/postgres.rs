@@ -228,6 +228,10 @@ struct PgRowReader<'a>(&'a PgRow);
 impl RowReader for PgRowReader<'_> {
     common_row_reader_methods!();
 
+    fn read_i64(&self, index: usize) -> Result<Option<i64>> {
+        read_column!(self.0, index, i64)
+    }
+
     fn read_u64(&self, index: usize) -> Result<Option<u64>> {
         i64_to_u64(self.column_name(index), read_column!(self.0, index, i64)?)
     }

@@ -193,10 +193,6 @@ macro_rules! common_row_reader_methods {
             $crate::backend::support::read_column!(self.0, index, i32)
         }
 
-        fn read_i64(&self, index: usize) -> $crate::error::Result<Option<i64>> {
-            $crate::backend::support::read_column!(self.0, index, i64)
-        }
-
         fn read_f32(&self, index: usize) -> $crate::error::Result<Option<f32>> {
             $crate::backend::support::read_column!(self.0, index, f32)
         }

@@ -177,6 +177,13 @@ pub struct Projected {
 impl Projected {
     fn render(&self, backend: Option<&dyn Backend>) -> Expr {
         match (self.cast, backend) {
+            // CAST(... AS SIGNED) clamps a sum outside i64 on MySQL, so the DECIMAL sum is
+            // left as it is and read exactly, with a range check.
+            (Some(Cast::Integer), Some(backend))
+                if matches!(backend.system_name(), "mysql" | "mariadb") =>
+            {
+                self.expr.clone()
+            }
             (Some(cast), Some(backend)) => {
                 Func::cast_as(self.expr.clone(), Alias::new(cast.type_name(backend))).into()
             }
