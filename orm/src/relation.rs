@@ -27,6 +27,7 @@ use crate::error::Result;
 use crate::executor::Executor;
 use crate::filter::Filter;
 use crate::model::Model;
+use crate::query::soft_delete::Visibility;
 use crate::query::{Select, render};
 use crate::row::RowReader;
 use crate::value::Field;
@@ -142,7 +143,7 @@ fn key_of(value: &Value) -> Option<Key> {
 }
 
 /// The join table of a many-to-many relation.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Through {
     table: &'static str,
     /// The join table's column that holds the parent's key.
@@ -151,6 +152,8 @@ struct Through {
     child_column: &'static str,
     /// Reads the parent key from the extra column a many-to-many load selects.
     decode_parent_key: fn(&dyn RowReader, usize) -> Result<Value>,
+    /// The join table's condition for rows that are not soft-deleted, if it has one.
+    live: Option<Expr>,
 }
 
 fn decode_key<T: Field>(row: &dyn RowReader, index: usize) -> Result<Value> {
@@ -190,7 +193,7 @@ impl<P, C, K> Clone for Relation<P, C, K> {
             parent_key: Arc::clone(&self.parent_key),
             child_column: self.child_column,
             child_key: self.child_key.clone(),
-            through: self.through,
+            through: self.through.clone(),
             query: self.query.clone(),
             _cardinality: PhantomData,
         }
@@ -202,7 +205,10 @@ impl<P: Model, C: Model, K> fmt::Debug for Relation<P, C, K> {
         f.debug_struct("Relation")
             .field("from", &(P::TABLE, self.parent_column))
             .field("to", &(C::TABLE, self.child_column))
-            .field("through", &self.through.map(|through| through.table))
+            .field(
+                "through",
+                &self.through.as_ref().map(|through| through.table),
+            )
             .field("query", &self.query)
             .finish()
     }
@@ -231,9 +237,19 @@ impl<P: Model, C: Model, K> Relation<P, C, K> {
         self.child_column
     }
 
-    pub(crate) fn through_table(&self) -> Option<(&'static str, &'static str, &'static str)> {
-        self.through
-            .map(|through| (through.table, through.parent_column, through.child_column))
+    /// Returns the join table, its columns that refer to the parent and the related row,
+    /// and its condition for rows that are not soft-deleted.
+    pub(crate) fn through_table(
+        &self,
+    ) -> Option<(&'static str, &'static str, &'static str, Option<Expr>)> {
+        self.through.as_ref().map(|through| {
+            (
+                through.table,
+                through.parent_column,
+                through.child_column,
+                through.live.clone(),
+            )
+        })
     }
 
     pub(crate) fn query(&self) -> &Select<C> {
@@ -306,6 +322,7 @@ impl<P: Model, C: Model> Relation<P, C, Many> {
                 parent_column: to_parent.name(),
                 child_column: to_child.name(),
                 decode_parent_key: decode_key::<X>,
+                live: Visibility::Live.condition::<J>(),
             }),
             query: Select::new(),
             _cardinality: PhantomData,
@@ -456,11 +473,12 @@ impl<P: Model, C: Model, K: Cardinality> Relation<P, C, K> {
         let mut select = self.query.statement();
         if let Some(through) = &self.through {
             select.column((through.table, through.parent_column));
-            select.inner_join(
-                through.table,
-                Expr::col((through.table, through.child_column))
-                    .equals((C::TABLE, self.child_column)),
-            );
+            let mut on = Expr::col((through.table, through.child_column))
+                .equals((C::TABLE, self.child_column));
+            if let Some(live) = &through.live {
+                on = on.and(live.clone());
+            }
+            select.inner_join(through.table, on);
         }
         select
     }

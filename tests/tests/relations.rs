@@ -28,6 +28,7 @@ struct User {
 #[covet(table = "posts", belongs_to(User), has_many(Comment))]
 #[covet(many_to_many(Tag, through = PostTag))]
 #[covet(belongs_to(User, foreign_key = "editor_id", name = "editor"))]
+#[covet(many_to_many(Tag, through = Tagging, name = "live_tags"))]
 struct Post {
     #[covet(primary_key, auto_increment)]
     id: i64,
@@ -79,6 +80,18 @@ struct Note {
     id: i64,
     user_id: i64,
     text: String,
+    #[covet(soft_delete)]
+    deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A join table whose rows can be soft-deleted, which then no longer link their rows.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[covet(table = "taggings")]
+struct Tagging {
+    #[covet(primary_key)]
+    post_id: i64,
+    #[covet(primary_key)]
+    tag_id: i64,
     #[covet(soft_delete)]
     deleted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -149,6 +162,7 @@ async fn create_tables(db: &Database) -> covet::Result<()> {
     PostTag::create_table(db).await?;
     Profile::create_table(db).await?;
     Note::create_table(db).await?;
+    Tagging::create_table(db).await?;
     Ok(())
 }
 
@@ -435,6 +449,22 @@ backend_tests! {
         assert_eq!(inner, [(users[0].clone(), kept.clone())]);
         let left = User::query().order_by_asc(User::ID).left_join(User::notes()).all(&db).await?;
         assert_eq!(left, [(users[0].clone(), Some(kept)), (users[1].clone(), None)]);
+
+        // A soft-deleted join table row no longer links its post and tag.
+        let post = Post { id: 0, user_id: users[0].id, editor_id: None, title: "p".into() }
+            .insert(&db)
+            .await?;
+        let rust = Tag { id: 0, name: "rust".into() }.insert(&db).await?;
+        let sql = Tag { id: 0, name: "sql".into() }.insert(&db).await?;
+        let link = |tag: &Tag| Tagging { post_id: post.id, tag_id: tag.id, deleted_at: None };
+        Tagging::insert_many(&db, &[link(&rust), link(&sql)]).await?;
+        assert!(link(&sql).delete(&db).await?);
+        let loaded = Post::live_tags().load(&db, std::slice::from_ref(&post)).await?;
+        assert_eq!(loaded, [vec![rust.clone()]]);
+        let joined = Post::query().join(Post::live_tags()).all(&db).await?;
+        assert_eq!(joined, [(post.clone(), rust.clone())]);
+        let left = Post::query().left_join(Post::live_tags()).all(&db).await?;
+        assert_eq!(left, [(post, Some(rust))]);
         Ok(())
     }
 }

@@ -149,13 +149,13 @@ impl<L: Model, R: Model, K: JoinKind> Join<L, R, K> {
             select.column((R::TABLE, column.name));
         }
         let mut on_right = match self.relation.through_table() {
-            Some((through, to_parent, to_child)) => {
-                select.join(
-                    K::JOIN,
-                    through,
-                    Expr::col((through, to_parent))
-                        .equals((L::TABLE, self.relation.parent_column())),
-                );
+            Some((through, to_parent, to_child, live)) => {
+                let mut on_through = Expr::col((through, to_parent))
+                    .equals((L::TABLE, self.relation.parent_column()));
+                if let Some(live) = live {
+                    on_through = on_through.and(live);
+                }
+                select.join(K::JOIN, through, on_through);
                 Expr::col((R::TABLE, self.relation.child_column())).equals((through, to_child))
             }
             None => Expr::col((R::TABLE, self.relation.child_column()))
