@@ -29,6 +29,14 @@ fn person(email: &str, name: &str, age: i32, nickname: Option<&str>) -> Person {
     }
 }
 
+/// A model whose only column is its generated key.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[covet(table = "tickets")]
+struct Ticket {
+    #[covet(primary_key, auto_increment)]
+    id: i64,
+}
+
 /// A composite primary key with no generated column.
 #[derive(Model, Debug, Clone, PartialEq)]
 #[covet(table = "memberships")]
@@ -309,6 +317,19 @@ backend_tests! {
         assert_ne!(third.id, explicit.id);
         assert_eq!(Person::get(&db, third.id).await?.email, "c@example.com");
         assert_eq!(Person::query().count(&db).await?, 3);
+        Ok(())
+    }
+
+    async fn insert_row_without_set_columns(db) {
+        // Every column is generated, so the INSERT names none and uses the defaults.
+        Ticket::create_table(&db).await?;
+        let first = Ticket { id: 0 }.insert(&db).await?;
+        let second = Ticket { id: 0 }.insert(&db).await?;
+        assert!(first.id > 0);
+        assert!(second.id > first.id);
+        let inserted = Ticket::insert_many(&db, &[Ticket { id: 0 }, Ticket { id: 0 }, Ticket { id: 0 }]).await?;
+        assert_eq!(inserted, 3);
+        assert_eq!(Ticket::query().count(&db).await?, 5);
         Ok(())
     }
 

@@ -56,9 +56,15 @@ pub(crate) fn insert_statement<M: Model>(
     columns: &[usize],
 ) -> Result<InsertStatement> {
     let mut insert = Query::insert();
-    insert
-        .into_table(M::TABLE)
-        .columns(columns.iter().map(|&index| M::COLUMNS[index].name));
+    insert.into_table(M::TABLE);
+    if columns.is_empty() {
+        // A row that sets no column, such as one with only a generated key, is written
+        // with the table's defaults: `DEFAULT VALUES`, or `VALUES ()` on MySQL. Callers
+        // pass one such row per statement, since SQLite has no multi-row form of it.
+        insert.or_default_values();
+        return Ok(insert);
+    }
+    insert.columns(columns.iter().map(|&index| M::COLUMNS[index].name));
     for row in rows {
         let exprs: Vec<SimpleExpr> = row.into_iter().map(Expr::val).collect();
         insert.values(exprs).map_err(|error| {
@@ -220,7 +226,11 @@ pub(crate) async fn insert_many<M: Model, E: Executor + ?Sized>(db: &E, rows: &[
     }
     let columns = common_columns(rows)?;
     let values = picked_values(rows, &columns)?;
-    let sizes = batch_sizes(db, &values, columns.len());
+    let sizes = if columns.is_empty() {
+        vec![1; rows.len()]
+    } else {
+        batch_sizes(db, &values, columns.len())
+    };
     let mut batches = split_rows(values, &sizes);
     if batches.len() == 1 {
         let only = batches.pop().unwrap_or_default();
