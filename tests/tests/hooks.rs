@@ -18,6 +18,8 @@ enum FailAt {
     Nowhere,
     BeforeInsert,
     BeforeUpdate,
+    /// `before_update` changes the primary key instead of failing.
+    ChangeKey,
     AfterUpdate,
     BeforeDelete,
     AfterDelete,
@@ -94,6 +96,9 @@ impl Hooks for Article {
     async fn before_update(&mut self, tx: &Transaction) -> covet::Result<()> {
         self.updated_at = Some(Utc::now());
         audit(tx, "before_update", self).await?;
+        if self.fail_at == FailAt::ChangeKey {
+            self.id += 1;
+        }
         fail_if(self, FailAt::BeforeUpdate)
     }
 
@@ -278,6 +283,22 @@ backend_tests! {
             assert_eq!(row.updated_at, None);
         }
         assert_eq!(audit_log(&db).await?.len(), 2, "only the insert's audit rows remain");
+        Ok(())
+    }
+
+    async fn hook_cannot_change_key(db) {
+        setup(&db).await?;
+        let first = article("first").insert(&db).await?;
+        let second = article("second").insert(&db).await?;
+        assert_eq!(second.id, first.id + 1);
+        let mut changed = first.clone();
+        changed.title = String::from("changed");
+        changed.fail_at = FailAt::ChangeKey;
+        let error = changed.save(&db).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("primary key"), "{error}");
+        assert_eq!(Article::get(&db, second.id).await?.title, "second");
+        assert_eq!(Article::get(&db, first.id).await?.title, "first");
         Ok(())
     }
 

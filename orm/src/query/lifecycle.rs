@@ -66,6 +66,16 @@ pub(crate) async fn update_hooked<M: Model, E: Executor + ?Sized>(
     let tx = db.begin().await?;
     let result = async {
         copy.before_update(&tx).await?;
+        // The UPDATE finds the row by its key, so a hook that changed the key would write
+        // over another row.
+        let (before, after) = (row.primary_key(), copy.primary_key());
+        if M::key_values(&before) != M::key_values(&after) {
+            return Err(Error::InvalidInput(format!(
+                "before_update changed the primary key of a `{}` row from {before:?} to \
+                 {after:?}; a hook may change other fields only",
+                M::TABLE
+            )));
+        }
         if let Some(version) = write::update_one(&tx, &copy, columns).await? {
             copy.set_version(version)?;
         }
