@@ -45,6 +45,9 @@ pub(crate) struct Needs {
     pub(crate) decimal_comparison: bool,
     /// The filter has a LIKE pattern with a NUL character.
     pub(crate) nul_in_like: bool,
+    /// The filter has an EXISTS subquery over its own table, which cannot refer to the
+    /// outer row without table aliases: the table's name.
+    pub(crate) exists_on_own_table: Option<&'static str>,
 }
 
 impl Needs {
@@ -52,11 +55,19 @@ impl Needs {
         Needs {
             decimal_comparison: self.decimal_comparison || other.decimal_comparison,
             nul_in_like: self.nul_in_like || other.nul_in_like,
+            exists_on_own_table: self.exists_on_own_table.or(other.exists_on_own_table),
         }
     }
 
     /// Returns an error naming the first capability `backend` lacks.
     pub(crate) fn check(self, backend: &dyn Backend) -> Result<()> {
+        if let Some(table) = self.exists_on_own_table {
+            return Err(Error::InvalidInput(format!(
+                "an EXISTS subquery over `{table}` inside a query over `{table}` cannot refer \
+                 to the outer row, since covet writes no table aliases; filter with \
+                 `in_query` or load a relation instead"
+            )));
+        }
         let capabilities = backend.capabilities();
         if self.decimal_comparison && !capabilities.decimal_comparison {
             return Err(Error::Unsupported {

@@ -429,6 +429,18 @@ impl<P: Model, C: Model, K: Cardinality> Relation<P, C, K> {
             };
             result.push(rows);
         }
+        if !groups.is_empty() {
+            let rows: usize = groups.values().map(Vec::len).sum();
+            // NOTE: the database matched these keys, but not exactly: MySQL's default
+            // collations ignore case and trailing spaces, so `k0` matches a parent's `K0`.
+            tracing::warn!(
+                target: "covet::relation",
+                table = C::TABLE,
+                rows,
+                "related rows came back with keys that match no parent key exactly, so they \
+                 were left out; give string key columns a binary collation"
+            );
+        }
         Ok(result)
     }
 

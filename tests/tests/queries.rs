@@ -206,6 +206,25 @@ backend_tests! {
             .all(&db)
             .await?;
         assert_eq!(names(&idle), ["cy"]);
+
+        // IN over the same table needs no reference to the outer row and works.
+        let small = Sale::query()
+            .filter(Sale::ID.in_query(
+                Sale::query().filter(Sale::AMOUNT.lt(100)).select(Sale::ID),
+            ))
+            .count(&db)
+            .await?;
+        assert_eq!(small, 2);
+        // EXISTS over the same table could not refer to the outer row, so it is rejected.
+        let error = Sale::query()
+            .filter(Filter::exists(
+                Sale::query().filter(Sale::DISCOUNT.eq_column(Sale::AMOUNT)),
+            ))
+            .all(&db)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("table aliases"), "{error}");
         Ok(())
     }
 

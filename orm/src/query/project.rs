@@ -376,12 +376,19 @@ impl<M: Model, T: Numeric> Column<M, T> {
     }
 }
 
-impl<M> Filter<M> {
+impl<M: Model> Filter<M> {
     /// Matches when `query` finds at least one row, usually a correlated query that
     /// compares its columns with this model's: `Filter::exists(Post::query().filter(
     /// Post::USER_ID.eq_column(User::ID)))` keeps users with posts.
+    ///
+    /// `query` must be over another table: without table aliases, a subquery over the
+    /// outer query's own table cannot refer to the outer row, so running such a filter
+    /// fails with [`Error::InvalidInput`].
     pub fn exists<N: Model>(query: Select<N>) -> Filter<M> {
-        let needs = query.filter_needs();
+        let mut needs = query.filter_needs();
+        if M::TABLE == N::TABLE {
+            needs.exists_on_own_table = Some(N::TABLE);
+        }
         Filter::with_needs(Expr::exists(probe(&query)), needs)
     }
 
