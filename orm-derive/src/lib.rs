@@ -23,6 +23,8 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `#[covet(has_many(Post))]` | adds `fn posts() -> Relation<Self, Post, Many>`, with the key found as for `has_one` | `foreign_key`, `name` as above |
 /// | `#[covet(many_to_many(Tag, through = PostTag))]` | adds `fn tags() -> Relation<Self, Tag, Many>`: rows of the join model `PostTag` pair `{self}_id` with `tag_id` | `from = "post_id"`, `to = "tag_id"`, `name` |
 ///
+/// A method is named after the related model in snake_case, with an `s` appended for
+/// lists (`has_many(Category)` gives `categorys`); name irregular plurals with `name`.
 /// Relation keys refer to the single-column primary key of the model on the other side
 /// (see `covet::SingleKey`), and both ends must have the same key type, `Option` aside. A
 /// misspelled or missing foreign key field is a compile error at the attribute. Two

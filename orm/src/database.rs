@@ -133,7 +133,9 @@ impl ConnectOptions {
     ///
     /// The event carries the SQL text with placeholders (never the bound values), the
     /// duration in `duration_ms`, the table in `db.collection.name` and the operation in
-    /// `db.operation.name`. The duration includes any wait for a pooled connection.
+    /// `db.operation.name`. The duration includes any wait for a pooled connection. A row
+    /// stream's duration runs until its last row is read, so it also counts the time the
+    /// caller spends between rows.
     pub fn slow_query_threshold(mut self, threshold: Option<Duration>) -> Self {
         self.slow_query_threshold = SlowQueryThreshold(threshold);
         self

@@ -241,6 +241,14 @@ impl Transaction {
         };
         match body(handle).await {
             Ok(value) => {
+                // A body that committed or rolled back the level itself has ended it; that
+                // is its choice, and committing again would only fail.
+                let ended = self.shared.conn.lock().await.transaction_depth() < self.depth;
+                if ended {
+                    let mut this = self;
+                    this.owner = false;
+                    return Ok(value);
+                }
                 self.commit().await?;
                 Ok(value)
             }

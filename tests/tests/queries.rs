@@ -89,6 +89,14 @@ backend_tests! {
             .all(&db)
             .await?;
         assert_eq!(single, ["ann", "bob", "ann", "ann"]);
+        let page: Vec<i32> = Sale::query()
+            .select(Sale::AMOUNT)
+            .order_by(Sale::ID, Order::Asc)
+            .limit(2)
+            .offset(1)
+            .all(&db)
+            .await?;
+        assert_eq!(page, [2_000_000_000, 10]);
         Ok(())
     }
 

@@ -59,6 +59,24 @@ backend_tests! {
         Ok(())
     }
 
+    async fn closure_may_end_its_transaction(db) {
+        // A body that commits or rolls back its own transaction and returns Ok keeps that
+        // outcome, and the closure form does not report the already ended level.
+        Entry::create_table(&db).await?;
+        db.transaction(|tx| async move {
+            entry("committed").insert(&tx).await?;
+            tx.commit().await
+        })
+        .await?;
+        db.transaction(|tx| async move {
+            entry("rolled back").insert(&tx).await?;
+            tx.rollback().await
+        })
+        .await?;
+        assert_eq!(labels(&db).await?, ["committed"]);
+        Ok(())
+    }
+
     async fn closure_rolls_back_on_err(db) {
         Entry::create_table(&db).await?;
         let outcome: Result<(), covet::Error> = db

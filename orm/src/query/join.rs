@@ -65,7 +65,8 @@ impl JoinKind for LeftOuter {
 /// A query over model `L` joined to model `R` by a [`Relation`], returning pairs. Built
 /// with [`Select::join`] and [`Select::left_join`].
 ///
-/// The query's filter, sort, limit and offset on `L` stay in effect;
+/// The query's filter and sort on `L` stay in effect, and its limit and offset count
+/// pairs, not rows of `L`;
 /// [`filter_joined`](Self::filter_joined) and [`order_by_joined`](Self::order_by_joined)
 /// add conditions and sort keys on `R`. A filter on the relation itself applies to the
 /// join condition, so with a left join it drops right-hand rows, not left-hand ones.

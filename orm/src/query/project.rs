@@ -551,6 +551,18 @@ impl<M: Model, T: FromRow> SelectAs<M, T> {
         self
     }
 
+    /// Returns at most `limit` result rows.
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.query = self.query.limit(limit);
+        self
+    }
+
+    /// Skips the first `offset` result rows.
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.query = self.query.offset(offset);
+        self
+    }
+
     /// Returns each different result row once (`SELECT DISTINCT`).
     pub fn distinct(mut self) -> Self {
         self.distinct = true;
