@@ -2,6 +2,7 @@
 //! pool checkout and release for covet-pool, raw deadpool, bb8 and sqlx's own pool, in
 //! interleaved rounds, and prints a Markdown table of medians and ratios to sqlx's pool.
 
+mod compare;
 mod pool;
 
 fn main() {
@@ -19,6 +20,7 @@ fn main() {
         .expect("a tokio runtime starts");
     match workload {
         "pool" => runtime.block_on(pool::run(quick)),
+        "compare" => runtime.block_on(compare::main(&arguments)),
         other => {
             eprintln!("error: unknown workload `{other}`; the workloads are: pool");
             std::process::exit(2);
