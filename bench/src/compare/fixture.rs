@@ -145,12 +145,15 @@ impl Scratch {
                 let mut server = sqlx::PgConnection::connect(POSTGRES_ADMIN)
                     .await
                     .map_err(|error| unreachable_server("PostgreSQL", POSTGRES_ADMIN, &error))?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-                )))
-                .execute(&mut server)
-                .await
-                .map_err(|error| format!("cannot create database `{name}`: {error}"))?;
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS {name}"),
+                    format!("CREATE DATABASE {name}"),
+                ] {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut server)
+                        .await
+                        .map_err(|error| format!("cannot create database `{name}`: {error}"))?;
+                }
                 server.close().await.ok();
                 let url = format!("postgres://root@127.0.0.1:5432/{name}");
                 let connection = sqlx::PgConnection::connect(&url)
@@ -163,12 +166,15 @@ impl Scratch {
                 let mut server = sqlx::MySqlConnection::connect(MYSQL_ADMIN)
                     .await
                     .map_err(|error| unreachable_server("MariaDB", MYSQL_ADMIN, &error))?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-                )))
-                .execute(&mut server)
-                .await
-                .map_err(|error| format!("cannot create database `{name}`: {error}"))?;
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS {name}"),
+                    format!("CREATE DATABASE {name}"),
+                ] {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut server)
+                        .await
+                        .map_err(|error| format!("cannot create database `{name}`: {error}"))?;
+                }
                 server.close().await.ok();
                 let url = format!("mysql://root@127.0.0.1:3306/{name}");
                 let connection = sqlx::MySqlConnection::connect(&url)
@@ -358,4 +364,37 @@ fn unreachable_server(server: &str, url: &str, error: &sqlx::Error) -> String {
         "cannot reach {server} at {url}: {error}; start it, or leave the backend out with \
          `--backend sqlite`"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_rows_count_the_black_haired_users() {
+        assert_eq!(join_rows(100), 33);
+        assert_eq!(join_rows(10_000), 3_333);
+        assert_eq!(join_rows(2), 0);
+    }
+
+    #[test]
+    fn lookup_ids_stay_inside_the_table_and_spread() {
+        let ids: Vec<i64> = (0..1_000).map(lookup_id).collect();
+        assert!(
+            ids.iter()
+                .all(|&id| (1..=LOOKUP_USERS as i64).contains(&id))
+        );
+        let mut distinct = ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), ids.len());
+    }
+
+    #[test]
+    fn backend_names_parse_and_unknown_ones_are_rejected() {
+        assert_eq!(Backend::parse("postgresql"), Ok(Backend::Postgres));
+        assert_eq!(Backend::parse("mysql"), Ok(Backend::Mysql));
+        let message = Backend::parse("sqlserver").expect_err("unknown");
+        assert!(message.contains("`sqlserver`"), "{message}");
+    }
 }

@@ -62,6 +62,19 @@ impl Workload {
         ]
     }
 
+    /// The name `--workload` selects it by; one name covers every size.
+    fn key(self) -> &'static str {
+        match self {
+            Workload::SelectAll(_) => "select-all",
+            Workload::PkSelect => "pk",
+            Workload::Concurrent => "concurrent",
+            Workload::CheckoutUncontended | Workload::CheckoutContended => "checkout",
+            Workload::Join(_) => "join",
+            Workload::Eager => "eager",
+            Workload::Insert(_) => "insert",
+        }
+    }
+
     /// The table contents the workload reads, or `Empty` for the inserts.
     fn fixture(self) -> Fixture {
         match self {
@@ -166,6 +179,19 @@ pub(crate) enum Subject {
 }
 
 impl Subject {
+    /// The name `--library` selects it by.
+    fn key(&self) -> &'static str {
+        match self {
+            Subject::Covet(_) => "covet",
+            Subject::SqlxConnection(_) => "sqlx",
+            Subject::SqlxPool(_) => "sqlx-pool",
+            #[cfg(feature = "peers")]
+            Subject::SeaOrm(_) => "seaorm",
+            #[cfg(feature = "peers")]
+            Subject::Diesel(_) => "diesel",
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Subject::Covet(_) => "covet",
@@ -197,13 +223,30 @@ struct Options {
     quick: bool,
     backends: Vec<Backend>,
     output: Option<String>,
+    /// Library keys to run (`Subject::key`); empty runs all.
+    libraries: Vec<String>,
+    /// Workload keys to run (`Workload::key`); empty runs all.
+    workloads: Vec<String>,
 }
+
+const LIBRARY_KEYS: [&str; 5] = ["covet", "sqlx", "sqlx-pool", "seaorm", "diesel"];
+const WORKLOAD_KEYS: [&str; 7] = [
+    "select-all",
+    "pk",
+    "concurrent",
+    "checkout",
+    "join",
+    "eager",
+    "insert",
+];
 
 fn parse(arguments: &[String]) -> Result<Options, String> {
     let mut options = Options {
         quick: false,
         backends: Vec::new(),
         output: None,
+        libraries: Vec::new(),
+        workloads: Vec::new(),
     };
     let mut rest = arguments.iter();
     while let Some(argument) = rest.next() {
@@ -222,10 +265,31 @@ fn parse(arguments: &[String]) -> Result<Options, String> {
                     .ok_or("`--output` needs a file name, such as `bench-results.md`")?;
                 options.output = Some(value.clone());
             }
+            "--library" => {
+                let value = rest.next().map(String::as_str).unwrap_or_default();
+                if !LIBRARY_KEYS.contains(&value) {
+                    return Err(format!(
+                        "unknown library `{value}` for `--library`; use one of {}",
+                        LIBRARY_KEYS.join(", ")
+                    ));
+                }
+                options.libraries.push(value.to_owned());
+            }
+            "--workload" => {
+                let value = rest.next().map(String::as_str).unwrap_or_default();
+                if !WORKLOAD_KEYS.contains(&value) {
+                    return Err(format!(
+                        "unknown workload `{value}` for `--workload`; use one of {}",
+                        WORKLOAD_KEYS.join(", ")
+                    ));
+                }
+                options.workloads.push(value.to_owned());
+            }
             other => {
                 return Err(format!(
                     "unknown argument `{other}` for `compare`; it takes --quick, \
-                     --backend sqlite|postgres|mysql and --output FILE"
+                     --backend sqlite|postgres|mysql, --library NAME, --workload NAME and \
+                     --output FILE"
                 ));
             }
         }
@@ -246,7 +310,22 @@ pub(crate) async fn main(arguments: &[String]) {
             std::process::exit(2);
         }
     };
-    match run(&options, arguments).await {
+    let owned = arguments.to_vec();
+    // Run on a runtime worker, as a server's request handlers do, rather than on the thread
+    // that blocks on the runtime, so that no library pays for wake-ups across threads.
+    let (options, outcome) = match tokio::spawn(async move {
+        let outcome = run(&options, &owned).await;
+        (options, outcome)
+    })
+    .await
+    {
+        Ok(done) => done,
+        Err(error) => {
+            eprintln!("error: the benchmark task failed: {error}");
+            std::process::exit(1);
+        }
+    };
+    match outcome {
         Ok(markdown) => {
             if let Some(path) = &options.output {
                 if let Err(error) = std::fs::write(path, &markdown) {
@@ -267,7 +346,7 @@ async fn run(options: &Options, arguments: &[String]) -> Result<String, String> 
     let mut markdown = report::header(options.quick, arguments);
     print!("{markdown}");
     for &backend in &options.backends {
-        let section = run_backend(backend, options.quick).await?;
+        let section = run_backend(backend, options).await?;
         print!("{section}");
         markdown.push_str(&section);
     }
@@ -289,22 +368,28 @@ pub(crate) enum Cell {
     Failed(String),
 }
 
-async fn run_backend(backend: Backend, quick: bool) -> Result<String, String> {
+async fn run_backend(backend: Backend, options: &Options) -> Result<String, String> {
+    let quick = options.quick;
     eprintln!("== {backend}: creating a scratch database");
     let scratch = Scratch::create(backend).await?;
-    let outcome = measure(&scratch, quick).await;
+    let outcome = measure(&scratch, options).await;
     let dropped = scratch.drop_database().await;
     let results = outcome?;
     dropped?;
     let mut section = report::section(backend, &results);
-    if backend == Backend::Postgres {
+    let concurrent = results
+        .rows
+        .iter()
+        .any(|(workload, _, _)| *workload == Workload::Concurrent);
+    if backend == Backend::Postgres && concurrent {
         let seconds = if quick { 3 } else { 15 };
         section.push_str(&report::pgbench(seconds, &results).await);
     }
     Ok(section)
 }
 
-async fn measure(scratch: &Scratch, quick: bool) -> Result<Results, String> {
+async fn measure(scratch: &Scratch, options: &Options) -> Result<Results, String> {
+    let quick = options.quick;
     let mut subjects = vec![
         Subject::Covet(covet_lib::Covet::connect(scratch).await?),
         Subject::SqlxConnection(sqlx_lib::Sqlx::connect(scratch, false).await?),
@@ -315,9 +400,22 @@ async fn measure(scratch: &Scratch, quick: bool) -> Result<Results, String> {
         subjects.push(Subject::SeaOrm(seaorm_lib::SeaOrm::connect(scratch).await?));
         subjects.push(Subject::Diesel(diesel_lib::Diesel::connect(scratch)?));
     }
+    if !options.libraries.is_empty() {
+        subjects.retain(|subject| options.libraries.iter().any(|key| key == subject.key()));
+    }
+    if subjects.is_empty() {
+        return Err(
+            "`--library` picked no library of this build; SeaORM and Diesel need \
+                    `--features peers`"
+                .to_owned(),
+        );
+    }
     let libraries: Vec<&'static str> = subjects.iter().map(Subject::name).collect();
     let rounds = if quick { 3 } else { 7 };
-    let workloads = Workload::all();
+    let mut workloads = Workload::all();
+    if !options.workloads.is_empty() {
+        workloads.retain(|workload| options.workloads.iter().any(|key| key == workload.key()));
+    }
     let mut samples: Vec<Vec<Vec<Duration>>> =
         vec![vec![Vec::new(); subjects.len()]; workloads.len()];
     let mut cells: Vec<Vec<Option<Cell>>> = vec![vec![None; subjects.len()]; workloads.len()];
@@ -387,4 +485,86 @@ async fn measure(scratch: &Scratch, quick: bool) -> Result<Results, String> {
 fn median(samples: &mut [Duration]) -> Duration {
     samples.sort();
     samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arguments(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parse_defaults_to_every_backend_in_full_mode() {
+        let options = parse(&arguments("compare")).expect("valid arguments");
+        assert!(!options.quick);
+        assert_eq!(
+            options.backends,
+            vec![Backend::Sqlite, Backend::Postgres, Backend::Mysql]
+        );
+        assert_eq!(options.output, None);
+    }
+
+    #[test]
+    fn parse_reads_quick_backends_and_output() {
+        let options = parse(&arguments(
+            "compare --quick --backend mariadb --backend sqlite --output out.md",
+        ))
+        .expect("valid arguments");
+        assert!(options.quick);
+        assert_eq!(options.backends, vec![Backend::Mysql, Backend::Sqlite]);
+        assert_eq!(options.output.as_deref(), Some("out.md"));
+    }
+
+    #[test]
+    fn parse_rejects_an_unknown_backend_by_name() {
+        let message = parse(&arguments("compare --backend oracle")).expect_err("oracle");
+        assert!(message.contains("`oracle`"), "{message}");
+        assert!(message.contains("--backend sqlite"), "{message}");
+    }
+
+    #[test]
+    fn parse_rejects_a_missing_value_and_unknown_flags() {
+        let message = parse(&arguments("compare --backend")).expect_err("no value");
+        assert!(message.contains("sqlite, postgres or mysql"), "{message}");
+        let message = parse(&arguments("compare --rounds 3")).expect_err("unknown flag");
+        assert!(message.contains("`--rounds`"), "{message}");
+    }
+
+    #[test]
+    fn parse_reads_and_checks_library_and_workload_filters() {
+        let options =
+            parse(&arguments("compare --library covet --workload pk")).expect("valid arguments");
+        assert_eq!(options.libraries, vec!["covet"]);
+        assert_eq!(options.workloads, vec!["pk"]);
+        let message = parse(&arguments("compare --library hibernate")).expect_err("unknown");
+        assert!(
+            message.contains("`hibernate`") && message.contains("seaorm"),
+            "{message}"
+        );
+        let message = parse(&arguments("compare --workload")).expect_err("no value");
+        assert!(message.contains("select-all"), "{message}");
+    }
+
+    #[test]
+    fn every_workload_has_a_selectable_key() {
+        for workload in Workload::all() {
+            assert!(WORKLOAD_KEYS.contains(&workload.key()), "{workload}");
+        }
+    }
+
+    #[test]
+    fn median_takes_the_middle_sample() {
+        let mut samples = [5, 1, 4, 2, 3].map(Duration::from_millis);
+        assert_eq!(median(&mut samples), Duration::from_millis(3));
+        assert_eq!(median(&mut []), Duration::ZERO);
+    }
+
+    #[test]
+    fn concurrent_workloads_count_every_task() {
+        assert_eq!(Workload::Concurrent.operations(10), 10 * TASKS);
+        assert_eq!(Workload::CheckoutContended.operations(10), 10 * TASKS);
+        assert_eq!(Workload::PkSelect.operations(10), 10);
+    }
 }

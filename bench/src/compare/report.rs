@@ -406,3 +406,84 @@ pub(crate) async fn pgbench(seconds: u32, results: &Results) -> String {
     let _ = writeln!(out, "\nTarget: covet >= 0.85 of pgbench.\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_groups_thousands() {
+        assert_eq!(count(1), "1");
+        assert_eq!(count(100), "100");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(10_000), "10,000");
+        assert_eq!(count(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn versions_come_from_the_lock_file() {
+        assert!(locked_version("sqlx").starts_with("0.9"));
+        assert_eq!(locked_version("no-such-package"), "not in Cargo.lock");
+    }
+
+    fn results() -> Results {
+        let ms = Duration::from_millis;
+        Results {
+            libraries: vec!["covet", "sqlx, 1 connection", "sqlx Pool", "SeaORM"],
+            rows: vec![
+                (
+                    Workload::PkSelect,
+                    10,
+                    vec![
+                        Cell::Median(ms(30)),
+                        Cell::Median(ms(20)),
+                        Cell::Median(ms(40)),
+                        Cell::Failed("broke | here".into()),
+                    ],
+                ),
+                (
+                    Workload::CheckoutContended,
+                    64,
+                    vec![
+                        Cell::Median(ms(1)),
+                        Cell::Unsupported("one connection, no pool"),
+                        Cell::Median(ms(4)),
+                        Cell::Unsupported("no checkout API"),
+                    ],
+                ),
+                (
+                    Workload::SelectAll(10_000),
+                    1,
+                    vec![
+                        Cell::Median(ms(9)),
+                        Cell::Median(ms(10)),
+                        Cell::Median(ms(12)),
+                        Cell::Median(ms(30)),
+                    ],
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn section_shows_time_per_operation_and_the_ratio_to_the_baseline() {
+        let text = section(Backend::Sqlite, &results());
+        // 30 ms over 10 lookups, 1.5 times sqlx on one connection.
+        assert!(text.contains("| 3.0 ms (1.50) |"), "{text}");
+        // Pool rows compare with sqlx's pool: 1 ms against 4 ms.
+        assert!(text.contains("(0.25)"), "{text}");
+        assert!(text.contains("n/a: no checkout API"), "{text}");
+        assert!(text.contains("failed: broke / here"), "{text}");
+        assert!(
+            text.contains(
+                "| covet / sqlx, 1 connection, primary-key select | 1.50 | <= 1.05 | no |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| covet / SeaORM, select all, 10,000 | 0.30 | <= 0.50 | yes |"),
+            "{text}"
+        );
+        assert!(!text.contains("Diesel"), "{text}");
+    }
+}
