@@ -7,7 +7,7 @@ use std::time::Instant;
 use covet::{ConnectOptions, Database, Model};
 
 use super::fixture::{self, Scratch};
-use super::sqlx_lib::{expect, expect_tree, tree_sizes};
+use super::sqlx_lib::{expect, expect_affected, expect_tree, tree_sizes};
 use super::{CONNECTIONS, Outcome, TASKS, Workload};
 
 /// A user.
@@ -172,7 +172,7 @@ impl Covet {
                     let users: Vec<User> =
                         (index * rows..(index + 1) * rows).map(new_user).collect();
                     let inserted = User::insert_many(db, &users).await.map_err(failed)?;
-                    expect("insert", inserted as usize, rows)?;
+                    expect_affected("insert", inserted, rows)?;
                 }
             }
         }

@@ -16,7 +16,7 @@ use diesel::{MysqlConnection, PgConnection, SqliteConnection};
 
 use super::fixture::{self, Backend, Scratch};
 use super::sqlx_lib::{expect, expect_tree, tree_sizes};
-use super::{CONNECTIONS, Outcome, TASKS, Workload};
+use super::{Outcome, TASKS, Workload};
 
 #[allow(unreachable_pub)]
 mod schema {
@@ -253,7 +253,7 @@ fn pool<C: diesel::r2d2::R2D2Connection + 'static>(
     url: &str,
 ) -> Result<Pool<ConnectionManager<C>>, String> {
     Pool::builder()
-        .max_size(CONNECTIONS as u32)
+        .max_size(super::pool_size())
         .build(ConnectionManager::new(url))
         .map_err(|error| format!("Diesel r2d2 pool: {error}"))
 }

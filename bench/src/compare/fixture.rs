@@ -382,7 +382,7 @@ mod tests {
         let ids: Vec<i64> = (0..1_000).map(lookup_id).collect();
         assert!(
             ids.iter()
-                .all(|&id| (1..=LOOKUP_USERS as i64).contains(&id))
+                .all(|&id| usize::try_from(id).is_ok_and(|id| (1..=LOOKUP_USERS).contains(&id)))
         );
         let mut distinct = ids.clone();
         distinct.sort_unstable();

@@ -22,6 +22,11 @@ const TASKS: usize = 64;
 /// The connections shared by the concurrent tasks, and the size of every pool.
 const CONNECTIONS: usize = 8;
 
+/// `CONNECTIONS` as the pools' builders take it.
+fn pool_size() -> u32 {
+    u32::try_from(CONNECTIONS).unwrap_or(u32::MAX)
+}
+
 /// One measured operation. The numbers are table sizes or row counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Workload {

@@ -16,7 +16,7 @@ pub(crate) fn count(value: usize) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -136,9 +136,9 @@ fn per_operation(time: Duration, operations: usize) -> Duration {
 
 fn format_time(time: Duration) -> String {
     let nanos = time.as_nanos();
-    if nanos >= 10_000_000 {
-        format!("{:.1} ms", time.as_secs_f64() * 1e3)
-    } else if nanos >= 10_000 {
+    if nanos >= 1_000_000 {
+        format!("{:.2} ms", time.as_secs_f64() * 1e3)
+    } else if nanos >= 1_000 {
         format!("{:.1} µs", time.as_secs_f64() * 1e6)
     } else {
         format!("{nanos} ns")
@@ -469,7 +469,7 @@ mod tests {
     fn section_shows_time_per_operation_and_the_ratio_to_the_baseline() {
         let text = section(Backend::Sqlite, &results());
         // 30 ms over 10 lookups, 1.5 times sqlx on one connection.
-        assert!(text.contains("| 3.0 ms (1.50) |"), "{text}");
+        assert!(text.contains("| 3.00 ms (1.50) |"), "{text}");
         // Pool rows compare with sqlx's pool: 1 ms against 4 ms.
         assert!(text.contains("(0.25)"), "{text}");
         assert!(text.contains("n/a: no checkout API"), "{text}");

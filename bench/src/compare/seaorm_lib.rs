@@ -10,8 +10,8 @@ use sea_orm::{
 };
 
 use super::fixture::{self, Scratch};
-use super::sqlx_lib::{expect, expect_tree, tree_sizes};
-use super::{CONNECTIONS, Outcome, TASKS, Workload};
+use super::sqlx_lib::{expect, expect_affected, expect_tree, tree_sizes};
+use super::{Outcome, TASKS, Workload};
 
 // SeaORM's derives want these items public.
 #[allow(unreachable_pub)]
@@ -150,7 +150,7 @@ impl SeaOrm {
     pub(crate) async fn connect(scratch: &Scratch) -> Result<Self, String> {
         let mut options = ConnectOptions::new(scratch.url());
         options
-            .max_connections(CONNECTIONS as u32)
+            .max_connections(super::pool_size())
             .sqlx_logging(false);
         let db = sea_orm::Database::connect(options)
             .await
@@ -242,7 +242,7 @@ impl SeaOrm {
                         .exec_without_returning(db)
                         .await
                         .map_err(failed)
-                        .and_then(|inserted| expect("insert", inserted as usize, rows))?;
+                        .and_then(|inserted| expect_affected("insert", inserted, rows))?;
                 }
             }
         }

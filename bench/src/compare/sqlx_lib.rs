@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::fixture::{self, Backend, Scratch};
-use super::{CONNECTIONS, Outcome, TASKS, Workload};
+use super::{Outcome, TASKS, Workload};
 
 /// A user row.
 // Decoded as an application would; the bench reads only the keys.
@@ -51,12 +51,22 @@ pub(crate) fn expect(what: &str, got: usize, wanted: usize) -> Result<(), String
     }
 }
 
+/// Users with their posts, and each post with its comments.
+pub(crate) type Tree = Vec<(User, Vec<(Post, Vec<Comment>)>)>;
+
+/// Checks the rows a write reports against the rows it sent.
+pub(crate) fn expect_affected(what: &str, affected: u64, wanted: usize) -> Result<(), String> {
+    if u64::try_from(wanted) == Ok(affected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {affected} rows affected, expected {wanted}"
+        ))
+    }
+}
+
 /// Groups posts under their users and comments under their posts, in the parents' order.
-fn tree(
-    users: Vec<User>,
-    posts: Vec<Post>,
-    comments: Vec<Comment>,
-) -> Vec<(User, Vec<(Post, Vec<Comment>)>)> {
+fn tree(users: Vec<User>, posts: Vec<Post>, comments: Vec<Comment>) -> Tree {
     let mut by_post: HashMap<i64, Vec<Comment>> = HashMap::new();
     for comment in comments {
         by_post.entry(comment.post_id).or_default().push(comment);
@@ -78,8 +88,11 @@ fn tree(
         .collect()
 }
 
-/// Counts the posts and comments of an eager-loaded tree.
-pub(crate) fn tree_sizes<U, P, C>(tree: &[(U, Vec<(P, Vec<C>)>)]) -> (usize, usize, usize) {
+/// One user of an eager-loaded tree of any library: the user, its posts and their comments.
+pub(crate) type Branch<U, P, C> = (U, Vec<(P, Vec<C>)>);
+
+/// Counts the users, posts and comments of an eager-loaded tree.
+pub(crate) fn tree_sizes<U, P, C>(tree: &[Branch<U, P, C>]) -> (usize, usize, usize) {
     let posts = tree.iter().map(|(_, posts)| posts.len()).sum();
     let comments = tree
         .iter()
@@ -134,7 +147,7 @@ macro_rules! backend_module {
                     .map_err(|error| format!("sqlx cannot parse its URL: {error}"))?;
                 if pooled {
                     let pool = sqlx::pool::PoolOptions::<$db>::new()
-                        .max_connections(CONNECTIONS as u32)
+                        .max_connections(super::super::pool_size())
                         .connect_with(options)
                         .await
                         .map_err(|error| format!("sqlx pool: {error}"))?;
@@ -203,9 +216,7 @@ macro_rules! backend_module {
                 Ok(builder.build().execute(executor).await?.rows_affected())
             }
 
-            async fn eager(
-                connection: &mut $connection,
-            ) -> sqlx::Result<Vec<(User, Vec<(Post, Vec<Comment>)>)>> {
+            async fn eager(connection: &mut $connection) -> sqlx::Result<Tree> {
                 let users = sqlx::query_as::<_, User>(SELECT_ALL)
                     .fetch_all(&mut *connection)
                     .await?;
@@ -307,7 +318,7 @@ macro_rules! backend_module {
                             let inserted = insert_rows(&mut *connection, index * rows, rows)
                                 .await
                                 .map_err(failed)?;
-                            expect("insert", inserted as usize, rows)?;
+                            expect_affected("insert", inserted, rows)?;
                         }
                     }
                     (Workload::Insert(rows), Handle::Pool(pool)) => {
@@ -315,7 +326,7 @@ macro_rules! backend_module {
                             let inserted = insert_rows(&*pool, index * rows, rows)
                                 .await
                                 .map_err(failed)?;
-                            expect("insert", inserted as usize, rows)?;
+                            expect_affected("insert", inserted, rows)?;
                         }
                     }
                     (Workload::Concurrent, Handle::Pool(pool)) => {
