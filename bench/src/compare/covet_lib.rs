@@ -1,5 +1,5 @@
 //! covet: derived models, typed queries, `Select::left_join`, `Select::with` for eager
-//! loading and `Model::insert_many`, on one `Database` whose pool holds `CONNECTIONS`
+//! loading and `Model::insert_many`, on one `Database` whose pool has `CONNECTIONS`
 //! connections and keeps covet's defaults otherwise.
 
 use std::time::Instant;

@@ -67,7 +67,7 @@ pub(crate) enum Fixture {
     Tree,
 }
 
-/// The hair color of user `index`: black, brown or none, in turn.
+/// Returns the hair color of user `index`: black, brown or none, in turn.
 pub(crate) fn hair_color(index: usize) -> Option<&'static str> {
     match index % 3 {
         0 => Some("black"),
@@ -76,20 +76,20 @@ pub(crate) fn hair_color(index: usize) -> Option<&'static str> {
     }
 }
 
-/// The name of the `index`th user an insert workload writes.
+/// Returns the name of the `index`th user an insert workload writes.
 pub(crate) fn new_user_name(index: usize) -> String {
     format!("New user {index}")
 }
 
-/// The rows of the join with `users` users: every black-haired user once, with its post
-/// or with none.
+/// Counts the rows of the join with `users` users: every black-haired user once, with its
+/// post or with none.
 pub(crate) fn join_rows(users: usize) -> usize {
     (1..=users)
         .filter(|&id| hair_color(id) == Some("black"))
         .count()
 }
 
-/// The id the `index`th primary-key lookup reads, spread over the table.
+/// Returns the id the `index`th primary-key lookup reads, spread over the table.
 pub(crate) fn lookup_id(index: usize) -> i64 {
     i64::try_from(index * 7_919 % LOOKUP_USERS + 1).unwrap_or(1)
 }
@@ -245,7 +245,7 @@ impl Scratch {
         }
     }
 
-    /// Empties the tables and fills them as `fixture` says, outside any timing.
+    /// Empties the tables and fills them as `fixture` describes, outside any timing.
     pub(crate) async fn load(&self, fixture: Fixture) -> Result<(), String> {
         let mut admin = self.admin.lock().await;
         let empty = match self.backend {

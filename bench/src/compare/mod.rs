@@ -21,6 +21,8 @@ use fixture::{Backend, Fixture, Scratch};
 const TASKS: usize = 64;
 /// The connections shared by the concurrent tasks, and the size of every pool.
 const CONNECTIONS: usize = 8;
+/// Quick mode runs this fraction of each sample's operations, in 3 rounds instead of 7.
+const QUICK_DIVISOR: usize = 5;
 
 /// `CONNECTIONS` as the pools' builders take it.
 fn pool_size() -> u32 {
@@ -67,7 +69,7 @@ impl Workload {
         ]
     }
 
-    /// The name `--workload` selects it by; one name covers every size.
+    /// Returns the name `--workload` selects it by, one name for every size.
     fn key(self) -> &'static str {
         match self {
             Workload::SelectAll(_) => "select-all",
@@ -80,7 +82,7 @@ impl Workload {
         }
     }
 
-    /// The table contents the workload reads, or `Empty` for the inserts.
+    /// Returns the table contents the workload reads, or `Empty` for the inserts.
     fn fixture(self) -> Fixture {
         match self {
             Workload::SelectAll(rows) => Fixture::Users(rows),
@@ -164,11 +166,11 @@ impl fmt::Display for Workload {
     }
 }
 
-/// What one library did with one sample.
+/// The result of one library's sample.
 pub(crate) enum Outcome {
     /// The sample's wall-clock time.
     Time(Duration),
-    /// The library has no way to do this workload; the text says why.
+    /// The library has no way to do this workload, for the reason given.
     Unsupported(&'static str),
 }
 
@@ -184,7 +186,7 @@ pub(crate) enum Subject {
 }
 
 impl Subject {
-    /// The name `--library` selects it by.
+    /// Returns the name `--library` selects it by.
     fn key(&self) -> &'static str {
         match self {
             Subject::Covet(_) => "covet",
@@ -387,7 +389,7 @@ async fn run_backend(backend: Backend, options: &Options) -> Result<String, Stri
         .iter()
         .any(|(workload, _, _)| *workload == Workload::Concurrent);
     if backend == Backend::Postgres && concurrent {
-        let seconds = if quick { 3 } else { 15 };
+        let seconds = if quick { 5 } else { 15 };
         section.push_str(&report::pgbench(seconds, &results).await);
     }
     Ok(section)
@@ -429,7 +431,7 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<Results, String
         eprintln!("   {}: round {} of {rounds}", scratch.backend, round + 1);
         for (workload_index, &workload) in workloads.iter().enumerate() {
             let iterations = if quick {
-                (workload.iterations() / 10).max(1)
+                (workload.iterations() / QUICK_DIVISOR).max(1)
             } else {
                 workload.iterations()
             };
@@ -464,7 +466,7 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<Results, String
         .enumerate()
         .map(|(workload_index, &workload)| {
             let iterations = if quick {
-                (workload.iterations() / 10).max(1)
+                (workload.iterations() / QUICK_DIVISOR).max(1)
             } else {
                 workload.iterations()
             };

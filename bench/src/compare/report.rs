@@ -1,5 +1,5 @@
 //! The Markdown report: the run's command, machine and library versions, one table per
-//! backend, the ratios that issue 6 sets targets for, and the pgbench reference.
+//! backend, covet's ratios next to their targets, and the pgbench reference.
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -62,7 +62,7 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), {memory}")
 }
 
-/// The report's opening: what ran, when, where, and with which versions.
+/// Formats the report's opening: the command, date, machine and library versions.
 pub(crate) fn header(quick: bool, arguments: &[String]) -> String {
     let mut out = String::new();
     let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
@@ -163,7 +163,7 @@ fn baseline(results: &Results, workload: Workload) -> usize {
         .unwrap_or(0)
 }
 
-/// The median of `library` on `workload` divided by `other`'s, for the same workload.
+/// Divides the median of `library` on `workload` by `other`'s.
 fn ratio(results: &Results, workload: Workload, library: &str, other: &str) -> Option<f64> {
     let (_, _, cells) = results.rows.iter().find(|(row, _, _)| *row == workload)?;
     let index = |name: &str| {
@@ -180,7 +180,7 @@ fn ratio(results: &Results, workload: Workload, library: &str, other: &str) -> O
     }
 }
 
-/// The table of one backend, and the ratios issue 6 sets targets for.
+/// Formats the table of one backend, then covet's ratios next to their targets.
 pub(crate) fn section(backend: Backend, results: &Results) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### {backend}\n");
@@ -466,7 +466,7 @@ mod tests {
     }
 
     #[test]
-    fn section_shows_time_per_operation_and_the_ratio_to_the_baseline() {
+    fn section_shows_times_and_ratios() {
         let text = section(Backend::Sqlite, &results());
         // 30 ms over 10 lookups, 1.5 times sqlx on one connection.
         assert!(text.contains("| 3.00 ms (1.50) |"), "{text}");

@@ -1,5 +1,5 @@
 //! SeaORM: entities in its compact format, `find_also_related` for the join, `LoaderTrait`
-//! for eager loading and `insert_many`, on one `DatabaseConnection` whose pool holds
+//! for eager loading and `insert_many`, on one `DatabaseConnection` whose pool has
 //! `CONNECTIONS` connections, with sqlx's statement logging off.
 
 use std::time::Instant;

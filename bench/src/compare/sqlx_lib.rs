@@ -117,7 +117,7 @@ pub(crate) fn expect_tree(sizes: (usize, usize, usize)) -> Result<(), String> {
     }
 }
 
-/// Writes one backend's workloads. `$p1` and `$p2` are its first two placeholders.
+/// Writes one backend's workloads. `$p1` is its first bind placeholder.
 macro_rules! backend_module {
     ($module:ident, $db:ty, $connection:ty, $pool:ty, $options:ty, $p1:literal) => {
         pub(crate) mod $module {
@@ -442,8 +442,8 @@ impl postgres::Handle {
 }
 
 impl mysql::Handle {
-    /// MariaDB 10.5+ knows `RETURNING`, but MySQL does not; the portable way is the
-    /// insert's `last_insert_id`.
+    /// Reads the key from the insert's `last_insert_id`, because MySQL has no
+    /// `INSERT ... RETURNING` (MariaDB has it from 10.5).
     async fn insert_one_returning(&mut self, index: usize) -> sqlx::Result<i64> {
         let query = sqlx::query("INSERT INTO users (name, hair_color) VALUES (?, ?)")
             .bind(fixture::new_user_name(index))
