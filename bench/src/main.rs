@@ -6,6 +6,7 @@
 //! on the PostgreSQL and MariaDB servers named by `COVET_BENCH_POSTGRES_URL` and
 //! `COVET_BENCH_MYSQL_URL` (by default the local ones), which are skipped when unreachable.
 
+mod compare;
 mod pool;
 mod stream;
 
@@ -36,8 +37,11 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        "compare" => runtime.block_on(compare::main(&arguments)),
         other => {
-            eprintln!("error: unknown workload `{other}`; the workloads are: pool, stream");
+            eprintln!(
+                "error: unknown workload `{other}`; the workloads are: pool, stream, compare"
+            );
             std::process::exit(2);
         }
     }
