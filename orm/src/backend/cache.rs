@@ -11,7 +11,7 @@ use sea_query::Values;
 /// The fixed statement shapes whose SQL is cached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Shape {
-    /// `SELECT <columns> FROM <table> WHERE <key columns> = ... LIMIT 1`, with the model's
+    /// `SELECT <columns> FROM <table> WHERE <key columns> = ...`, with the model's
     /// soft-delete condition when it has one.
     FindByKey,
     /// `INSERT INTO <table> (<columns>) VALUES (...)`, with `RETURNING` where the backend

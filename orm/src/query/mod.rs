@@ -66,14 +66,16 @@ pub(crate) async fn find_by_key<M: Model, E: Executor + ?Sized>(
 ) -> crate::Result<Option<M>> {
     let backend = db.backend();
     let render_select = || {
-        let select = Select::<M>::by_key(key).limit(1).statement();
+        // No LIMIT: the key matches one row at most, and a bound LIMIT costs SQLite about as
+        // much again as the lookup itself.
+        let select = Select::<M>::by_key(key).statement();
         backend.render(&QueryStatement::Select(&select))
     };
     let statement = match backend.statement_cache() {
         Some(cache) => {
             let (sql, mut values) =
                 cache.get_or_render(TypeId::of::<M>(), Shape::FindByKey, render_select);
-            // The key columns are the first values; the rest (a bound LIMIT) are constant.
+            // The statement's values are the key columns' values, in key order.
             for (slot, value) in values.0.iter_mut().zip(M::key_values(key)) {
                 *slot = value;
             }
