@@ -20,7 +20,21 @@ pub(crate) enum Shape {
         /// The columns the row sets.
         columns: u64,
     },
+    /// A multi-row `INSERT` of `rows` rows that set the columns in `columns`.
+    InsertRows {
+        /// The columns the rows set.
+        columns: u64,
+        /// The number of rows.
+        rows: usize,
+    },
 }
+
+/// The most entries a cache keeps. Multi-row inserts add one entry per batch size, so a
+/// program that inserts batches of many sizes stops caching new ones here.
+const MAX_ENTRIES: usize = 256;
+
+/// The longest SQL text a cache keeps, in bytes: about 50,000 rows of two columns.
+const MAX_SQL_BYTES: usize = 1 << 20;
 
 /// A backend's rendered statements, keyed by model type and shape. Each entry keeps the SQL
 /// text and the values of its first rendering, which callers overwrite with their own key
@@ -83,8 +97,13 @@ impl StatementCache {
 
     fn store(&self, key: (TypeId, Shape), sql: String, values: Values) -> Arc<str> {
         let sql: Arc<str> = Arc::from(sql);
+        if sql.len() > MAX_SQL_BYTES {
+            return sql;
+        }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        entries.insert(key, (Arc::clone(&sql), values));
+        if entries.len() < MAX_ENTRIES {
+            entries.insert(key, (Arc::clone(&sql), values));
+        }
         sql
     }
 }

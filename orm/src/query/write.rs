@@ -25,7 +25,20 @@ pub(crate) fn insert_columns<M: Model>(row: &M) -> Vec<usize> {
 /// all of them.
 pub(crate) fn common_columns<M: Model>(rows: &[M]) -> Result<Vec<usize>> {
     let columns = insert_columns(&rows[0]);
-    if let Some(position) = rows.iter().position(|row| insert_columns(row) != columns) {
+    let generated: Vec<usize> = (0..M::COLUMNS.len())
+        .filter(|&index| M::COLUMNS[index].generated)
+        .collect();
+    let first_unset: Vec<bool> = generated
+        .iter()
+        .map(|&index| rows[0].is_unset(index))
+        .collect();
+    let differs = |row: &M| {
+        generated
+            .iter()
+            .zip(&first_unset)
+            .any(|(&index, &unset)| row.is_unset(index) != unset)
+    };
+    if let Some(position) = rows.iter().position(differs) {
         return Err(Error::InvalidInput(format!(
             "row {position} of the batch for `{}` sets a different set of generated columns \
              than row 0; leave generated keys unset (0 or None) in every row, or set them in \
@@ -38,9 +51,13 @@ pub(crate) fn common_columns<M: Model>(rows: &[M]) -> Result<Vec<usize>> {
 
 /// Returns the values of `columns` for each row, in column order.
 pub(crate) fn picked_values<M: Model>(rows: &[M], columns: &[usize]) -> Result<Vec<Vec<Value>>> {
+    let every_column = columns.len() == M::COLUMNS.len();
     rows.iter()
         .map(|row| {
             let mut values = row.values()?;
+            if every_column {
+                return Ok(values);
+            }
             let picked = columns
                 .iter()
                 .map(|&index| std::mem::replace(&mut values[index], Value::Bool(None)))
@@ -57,6 +74,8 @@ pub(crate) fn insert_statement<M: Model>(
 ) -> Result<InsertStatement> {
     let mut insert = Query::insert();
     insert.into_table(M::TABLE);
+    // NOTE: `insert_chunk` binds its own values in row-major order in place of the ones
+    // given here, which holds as long as each value renders as one placeholder.
     if columns.is_empty() {
         // A row that sets no column, such as one with only a generated key, is written
         // with the table's defaults: `DEFAULT VALUES`, or `VALUES ()` on MySQL. Callers
@@ -251,8 +270,28 @@ async fn insert_chunk<M: Model, E: Executor + ?Sized>(
     rows: Vec<Vec<Value>>,
     columns: &[usize],
 ) -> Result<u64> {
-    let insert = insert_statement::<M>(rows, columns)?;
-    let statement = render(db, QueryStatement::Insert(&insert), "INSERT", M::TABLE);
+    // The SQL is rendered from placeholder values, and the rows' own values are bound
+    // as they are: building the statement from them would copy every value twice. It is
+    // rendered once per column set and batch size.
+    let backend = db.backend();
+    let count = rows.len();
+    let render_insert = || -> Result<(String, Values)> {
+        let placeholders = vec![vec![Value::Bool(None); columns.len()]; count];
+        let insert = insert_statement::<M>(placeholders, columns)?;
+        Ok(backend.render(&QueryStatement::Insert(&insert)))
+    };
+    let shape = column_mask(columns).map(|columns| Shape::InsertRows {
+        columns,
+        rows: count,
+    });
+    let sql = match (backend.statement_cache(), shape) {
+        (Some(cache), Some(shape)) => {
+            cache.try_sql_or_render(TypeId::of::<M>(), shape, render_insert)?
+        }
+        _ => Arc::from(render_insert()?.0),
+    };
+    let values = Values(rows.into_iter().flatten().collect());
+    let statement = Statement::shared(sql, values, "INSERT").collection(M::TABLE);
     Ok(db.execute(statement).await?.rows_affected)
 }
 
