@@ -21,8 +21,12 @@ use fixture::{Backend, Fixture, Scratch};
 const TASKS: usize = 64;
 /// The connections shared by the concurrent tasks, and the size of every pool.
 const CONNECTIONS: usize = 8;
-/// Quick mode runs this fraction of each sample's operations, in 3 rounds instead of 7.
+/// Quick mode runs this fraction of each sample's operations.
 const QUICK_DIVISOR: usize = 5;
+/// Rounds of a full run: every library takes one sample of every workload per round.
+const FULL_ROUNDS: usize = 11;
+/// Rounds of a quick run.
+const QUICK_ROUNDS: usize = 3;
 
 /// `CONNECTIONS` as the pools' builders take it.
 fn pool_size() -> u32 {
@@ -418,7 +422,7 @@ async fn measure(scratch: &Scratch, options: &Options) -> Result<Results, String
         );
     }
     let libraries: Vec<&'static str> = subjects.iter().map(Subject::name).collect();
-    let rounds = if quick { 3 } else { 7 };
+    let rounds = if quick { QUICK_ROUNDS } else { FULL_ROUNDS };
     let mut workloads = Workload::all();
     if !options.workloads.is_empty() {
         workloads.retain(|workload| options.workloads.iter().any(|key| key == workload.key()));

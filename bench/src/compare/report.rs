@@ -119,12 +119,20 @@ pub(crate) fn header(quick: bool, arguments: &[String]) -> String {
             "\nSeaORM and Diesel are not in this build; add `--features peers` to measure them."
         );
     }
+    let rounds = if quick {
+        super::QUICK_ROUNDS
+    } else {
+        super::FULL_ROUNDS
+    };
     let _ = writeln!(
         out,
-        "\nEach cell is the median over the rounds of the time per operation (per query for \
-         the concurrent lookups, which show queries per second), then the ratio to raw sqlx on \
-         one connection; the concurrent and pool rows compare with sqlx's pool instead. Every \
-         library's rows are checked against the fixture, so each does the same work.\n"
+        "\n{rounds} interleaved rounds: in each, every library takes one sample of every \
+         workload, in an order that rotates from round to round. Each cell is the median \
+         sample as time per operation (queries per second for the concurrent lookups), then \
+         in brackets the ratio of its time to raw sqlx on one connection, or to sqlx's pool in \
+         the concurrent and pool rows. Every ratio compares times, so lower is faster, in the \
+         queries-per-second row too. Every library's rows are checked against the fixture, so \
+         each does the same work.\n"
     );
     out
 }

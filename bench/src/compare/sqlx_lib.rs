@@ -160,14 +160,19 @@ macro_rules! backend_module {
                 }
             }
 
+            // NOTE: reads with `fetch_all` because `fetch_one` took 4 to 10 µs more per lookup
+            // on PostgreSQL and MariaDB with sqlx 0.9.1 here, and the baseline should be the
+            // fastest plain sqlx call (covet reads every row of its result too).
             async fn select_one<'c, E: Executor<'c, Database = $db>>(
                 executor: E,
                 id: i64,
             ) -> sqlx::Result<User> {
                 sqlx::query_as::<_, User>(SELECT_ONE)
                     .bind(id)
-                    .fetch_one(executor)
-                    .await
+                    .fetch_all(executor)
+                    .await?
+                    .pop()
+                    .ok_or(sqlx::Error::RowNotFound)
             }
 
             async fn select_all<'c, E: Executor<'c, Database = $db>>(
