@@ -233,6 +233,14 @@ impl<M: Model> Select<M> {
             "SELECT",
             M::TABLE,
         );
+        self.fetch_rows(db, statement).await
+    }
+
+    async fn fetch_rows<E: Executor + ?Sized>(
+        &self,
+        db: &E,
+        statement: crate::backend::Statement,
+    ) -> Result<Vec<M>> {
         let mut rows = Vec::new();
         db.fetch(statement, &mut |row| {
             rows.push(M::decode(row, 0)?);
@@ -247,11 +255,19 @@ impl<M: Model> Select<M> {
     /// # Errors
     ///
     /// Connection, pool and decode errors.
-    pub async fn optional<E: Executor + ?Sized>(mut self, db: &E) -> Result<Option<M>> {
-        if self.limit.is_none() {
-            self.limit = Some(1);
+    pub async fn optional<E: Executor + ?Sized>(self, db: &E) -> Result<Option<M>> {
+        if self.limit.is_some() || self.offset.is_some() {
+            return Ok(self.all(db).await?.into_iter().next());
         }
-        Ok(self.all(db).await?.into_iter().next())
+        self.check_backend(db.backend())?;
+        let mut statement = render(
+            db,
+            QueryStatement::Select(&self.statement()),
+            "SELECT",
+            M::TABLE,
+        );
+        limit_one(&mut statement);
+        Ok(self.fetch_rows(db, statement).await?.into_iter().next())
     }
 
     /// Returns the first matching row. Adds `LIMIT 1` unless a limit is set.
@@ -315,14 +331,30 @@ impl<M: Model> Select<M> {
         let probe = Select::<M> {
             filter: self.filter,
             order: Vec::new(),
-            limit: Some(1),
+            limit: None,
             offset: self.offset,
             visibility: self.visibility,
             _marker: PhantomData,
         };
         probe.apply_clauses(&mut select);
-        let statement = render(db, QueryStatement::Select(&select), "SELECT", M::TABLE);
+        if probe.offset.is_some() {
+            select.limit(1);
+        }
+        let mut statement = render(db, QueryStatement::Select(&select), "SELECT", M::TABLE);
+        if probe.offset.is_none() {
+            limit_one(&mut statement);
+        }
         let rows = db.fetch(statement, &mut |_| Ok(())).await?;
         Ok(rows > 0)
     }
+}
+
+/// Ends a rendered SELECT that has no LIMIT or OFFSET with a literal `LIMIT 1`, valid as
+/// the last clause on every backend. sea-query binds a LIMIT as a parameter, and a bound
+/// LIMIT makes SQLite prepare the statement again each time a value is bound to it.
+fn limit_one(statement: &mut crate::backend::Statement) {
+    let mut sql = String::with_capacity(statement.sql.len() + 8);
+    sql.push_str(&statement.sql);
+    sql.push_str(" LIMIT 1");
+    statement.sql = sql.into();
 }
