@@ -349,6 +349,13 @@ impl<P: Model, C: Model, K: Cardinality> Relation<P, C, K> {
         self
     }
 
+    /// Includes soft-deleted related rows, which a relation leaves out by default. Rows of
+    /// a many-to-many join table that are soft-deleted still link nothing.
+    pub fn with_deleted(mut self) -> Self {
+        self.query = self.query.with_deleted();
+        self
+    }
+
     /// Sorts each parent's related rows by `column`. Calls add sort keys in order.
     pub fn order_by(mut self, column: impl Into<ColumnRef<C>>, order: Order) -> Self {
         self.query = self.query.order_by(column, order);

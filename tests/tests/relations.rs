@@ -445,6 +445,10 @@ backend_tests! {
 
         let loaded = User::notes().load(&db, &users).await?;
         assert_eq!(loaded, [vec![kept.clone()], vec![]]);
+        let with_deleted = User::notes().with_deleted().load(&db, &users).await?;
+        assert_eq!(with_deleted[0], [kept.clone()]);
+        assert_eq!(with_deleted[1].len(), 1);
+        assert!(with_deleted[1][0].deleted_at.is_some());
         let inner = User::query().join(User::notes()).all(&db).await?;
         assert_eq!(inner, [(users[0].clone(), kept.clone())]);
         let left = User::query().order_by_asc(User::ID).left_join(User::notes()).all(&db).await?;
