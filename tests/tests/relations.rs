@@ -446,7 +446,7 @@ backend_tests! {
         let loaded = User::notes().load(&db, &users).await?;
         assert_eq!(loaded, [vec![kept.clone()], vec![]]);
         let with_deleted = User::notes().with_deleted().load(&db, &users).await?;
-        assert_eq!(with_deleted[0], [kept.clone()]);
+        assert_eq!(with_deleted[0].as_slice(), std::slice::from_ref(&kept));
         assert_eq!(with_deleted[1].len(), 1);
         assert!(with_deleted[1][0].deleted_at.is_some());
         let inner = User::query().join(User::notes()).all(&db).await?;
