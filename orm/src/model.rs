@@ -263,9 +263,9 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
         })
     }
 
-    /// Starts an UPDATE of the rows matching a filter. It runs no hooks, neither checks
-    /// nor bumps a version column, and skips soft-deleted rows unless
-    /// [`Update::with_deleted`] is called.
+    /// Starts an UPDATE of the rows matching a filter. It runs no hooks, adds 1 to the
+    /// version column of every row it changes without checking it (so structs read before
+    /// are stale), and skips soft-deleted rows unless [`Update::with_deleted`] is called.
     fn update_many() -> Update<Self> {
         Update::new()
     }
@@ -349,6 +349,9 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
     /// Starts an upsert of `rows`: insert each, and on a key conflict either skip it or
     /// update the existing row. It runs no hooks, neither checks nor bumps a version column,
     /// and treats a soft-deleted row like a live one.
+    ///
+    /// NOTE: an upsert that updates a versioned row leaves its version as it was, so a
+    /// struct read before the upsert can still save over it.
     fn upsert(rows: &[Self]) -> Upsert<'_, Self> {
         Upsert::new(rows)
     }

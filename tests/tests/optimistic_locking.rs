@@ -174,7 +174,7 @@ backend_tests! {
         Ok(())
     }
 
-    async fn bulk_update_skips_version(db) {
+    async fn bulk_update_bumps_version(db) {
         Account::create_table(&db).await?;
         let stored = account("ann", 10).insert(&db).await?;
         let changed = Account::update_many()
@@ -183,7 +183,23 @@ backend_tests! {
             .exec(&db)
             .await?;
         assert_eq!(changed, 1);
-        assert_eq!(stored_version(&db, stored.id).await?, 1, "update_many leaves versions");
+        assert_eq!(stored_version(&db, stored.id).await?, 2, "update_many bumps versions");
+
+        // A struct read before the bulk update is stale: its save conflicts instead of
+        // writing over the bulk update's balance.
+        let mut stale = stored.clone();
+        stale.balance = 5;
+        let error = stale.save(&db).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Conflict);
+        assert_eq!(Account::get(&db, stored.id).await?.balance, 99);
+
+        let error = Account::update_many()
+            .set(Account::VERSION, 7)
+            .exec(&db)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("version column"), "{error}");
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use sea_query::{Query, Value};
+use sea_query::{ExprTrait as _, Query, Value};
 
 use crate::backend::QueryStatement;
 use crate::column::Column;
@@ -74,7 +74,8 @@ impl<M: Model> Update<M> {
         self
     }
 
-    /// Runs the UPDATE and returns the number of rows it matched.
+    /// Runs the UPDATE and returns the number of rows it matched. On a model with a
+    /// `#[covet(version)]` column it also adds 1 to the version of every updated row.
     ///
     /// # Errors
     ///
@@ -87,10 +88,25 @@ impl<M: Model> Update<M> {
                 M::TABLE
             )));
         }
+        let version = M::VERSION_COLUMN.map(|index| M::COLUMNS[index].name);
+        if let Some(version) = version
+            && self.assignments.iter().any(|(name, _)| *name == version)
+        {
+            return Err(Error::InvalidInput(format!(
+                "update_many sets `{version}`, the version column of `{}`; covet bumps it on \
+                 every update, so leave it out of .set(...)",
+                M::TABLE
+            )));
+        }
         let mut update = Query::update();
         update.table(M::TABLE);
         for (column, value) in self.assignments {
             update.value(column, value);
+        }
+        // Bumping the version makes a struct read before this update stale, so its later
+        // save fails with a conflict instead of writing over this update.
+        if let Some(version) = version {
+            update.value(version, sea_query::Expr::col(version).add(1));
         }
         if let Some(filter) = self.filter {
             filter.needs().check(db.backend())?;
