@@ -20,6 +20,10 @@ enum FailAt {
     BeforeUpdate,
     /// `before_update` changes the primary key instead of failing.
     ChangeKey,
+    /// `before_update` changes the version instead of failing.
+    ChangeVersion,
+    /// `before_update` sets the soft-delete column instead of failing.
+    ChangeDeletedAt,
     AfterUpdate,
     BeforeDelete,
     AfterDelete,
@@ -96,8 +100,11 @@ impl Hooks for Article {
     async fn before_update(&mut self, tx: &Transaction) -> covet::Result<()> {
         self.updated_at = Some(Utc::now());
         audit(tx, "before_update", self).await?;
-        if self.fail_at == FailAt::ChangeKey {
-            self.id += 1;
+        match self.fail_at {
+            FailAt::ChangeKey => self.id += 1,
+            FailAt::ChangeVersion => self.version += 10,
+            FailAt::ChangeDeletedAt => self.deleted_at = Some(Utc::now()),
+            _ => {}
         }
         fail_if(self, FailAt::BeforeUpdate)
     }
@@ -299,6 +306,21 @@ backend_tests! {
         assert!(error.to_string().contains("primary key"), "{error}");
         assert_eq!(Article::get(&db, second.id).await?.title, "second");
         assert_eq!(Article::get(&db, first.id).await?.title, "first");
+
+        // The version and the soft-delete column are not the hook's to change either.
+        for (stage, column) in [(FailAt::ChangeVersion, "version"), (FailAt::ChangeDeletedAt, "deleted_at")] {
+            let mut changed = first.clone();
+            changed.title = String::from("changed");
+            changed.fail_at = stage;
+            let before = changed.clone();
+            let error = changed.save(&db).await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{stage:?}");
+            assert!(error.to_string().contains(column), "{error}");
+            assert_eq!(changed, before, "a failed save leaves the struct as it was");
+            let stored = Article::get(&db, first.id).await?;
+            assert_eq!(stored.title, "first");
+            assert_eq!(stored.version, first.version);
+        }
         Ok(())
     }
 

@@ -76,6 +76,25 @@ pub(crate) async fn update_hooked<M: Model, E: Executor + ?Sized>(
                 M::TABLE
             )));
         }
+        // The version and the soft-delete column are covet's to write: a changed version
+        // would read as a conflict, and a changed deleted-at would not be written.
+        if row.version() != copy.version() {
+            return Err(Error::InvalidInput(format!(
+                "before_update changed the version of the `{}` row with key {before:?}; \
+                 covet sets the version, so leave it to the update",
+                M::TABLE
+            )));
+        }
+        if let Some(index) = M::SOFT_DELETE_COLUMN
+            && row.values()?[index] != copy.values()?[index]
+        {
+            return Err(Error::InvalidInput(format!(
+                "before_update changed `{}` of the `{}` row with key {before:?}; an update \
+                 does not write the soft-delete column, so call delete or restore instead",
+                M::COLUMNS[index].name,
+                M::TABLE
+            )));
+        }
         if let Some(version) = write::update_one(&tx, &copy, columns).await? {
             copy.set_version(version)?;
         }
