@@ -155,14 +155,27 @@ where
     policy.validate()?;
     let mut attempt = 1;
     loop {
-        let outcome = match db.begin_with(options).await {
-            Ok(tx) => tx.run(&mut body).await,
-            Err(error) => Err(E::from(error)),
+        let (outcome, ended_by_body) = match db.begin_with(options).await {
+            Ok(tx) => tx.run_reporting(&mut body).await,
+            Err(error) => (Err(E::from(error)), false),
         };
         let error = match outcome {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
+        if ended_by_body {
+            // The body committed or rolled back on its own before failing, so its writes
+            // may be committed: running it again could write them twice.
+            if error.is_retryable() {
+                tracing::warn!(
+                    target: "covet::transaction",
+                    attempt,
+                    "not retrying: the transaction body ended its own transaction before \
+                     the retryable error, so its writes may already be committed"
+                );
+            }
+            return Err(error);
+        }
         if !error.is_retryable() || attempt >= policy.max_attempts {
             if error.is_retryable() {
                 log_attempt(&error, attempt, policy, None);

@@ -234,24 +234,37 @@ impl Transaction {
         Fut: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
+        self.run_reporting(body).await.0
+    }
+
+    /// Like [`run`](Self::run), also returning whether the body ended the level itself
+    /// (committed or rolled back), so that a retry can tell an attempt whose writes may be
+    /// committed from one that was rolled back.
+    pub(crate) async fn run_reporting<T, E, F, Fut>(self, body: F) -> (Result<T, E>, bool)
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
         let handle = Transaction {
             shared: Arc::clone(&self.shared),
             depth: self.depth,
             owner: false,
         };
-        match body(handle).await {
-            Ok(value) => {
-                // A body that committed or rolled back the level itself has ended it; that
-                // is its choice, and committing again would only fail.
-                let ended = self.shared.conn.lock().await.transaction_depth() < self.depth;
-                if ended {
-                    let mut this = self;
-                    this.owner = false;
-                    return Ok(value);
-                }
-                self.commit().await?;
-                Ok(value)
-            }
+        let outcome = body(handle).await;
+        // A body that committed or rolled back the level itself has ended it. That is its
+        // choice, and committing or rolling back again would only fail.
+        let ended = self.shared.conn.lock().await.transaction_depth() < self.depth;
+        if ended {
+            let mut this = self;
+            this.owner = false;
+            return (outcome, true);
+        }
+        match outcome {
+            Ok(value) => match self.commit().await {
+                Ok(()) => (Ok(value), false),
+                Err(error) => (Err(E::from(error)), false),
+            },
             Err(error) => {
                 if let Err(rollback_error) = self.rollback().await {
                     tracing::warn!(
@@ -260,7 +273,7 @@ impl Transaction {
                         "rollback after a failed transaction body also failed"
                     );
                 }
-                Err(error)
+                (Err(error), false)
             }
         }
     }

@@ -463,6 +463,8 @@ async fn gives_up_after_max_attempts_mysql() {
 enum AppError {
     Database(Error),
     Rejected(&'static str),
+    /// An application error that asks for a retry, as a conflict found by the program.
+    TryAgain,
 }
 
 impl From<Error> for AppError {
@@ -475,7 +477,15 @@ impl RetryableError for AppError {
     fn as_covet_error(&self) -> Option<&Error> {
         match self {
             AppError::Database(error) => Some(error),
-            AppError::Rejected(_) => None,
+            AppError::Rejected(_) | AppError::TryAgain => None,
+        }
+    }
+
+    fn is_retryable(&self) -> bool {
+        match self {
+            AppError::Database(error) => error.is_retryable(),
+            AppError::Rejected(_) => false,
+            AppError::TryAgain => true,
         }
     }
 }
@@ -524,6 +534,38 @@ backend_tests! {
             .await;
         assert!(matches!(outcome, Err(AppError::Rejected("insufficient funds"))));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+        Ok(())
+    }
+
+    async fn body_that_committed_is_not_rerun(db) {
+        // The body commits its own transaction and then fails with a retryable error:
+        // running it again would insert the row twice.
+        Label::create_table(&db).await?;
+        let calls = AtomicU32::new(0);
+        let outcome: Result<(), AppError> = db
+            .transaction_with_retry(&quick_policy(5), TransactionOptions::new(), |tx| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    Label { id: 0, name: String::from("once") }.insert(&tx).await?;
+                    tx.commit().await?;
+                    Err(AppError::TryAgain)
+                }
+            })
+            .await;
+        assert!(matches!(outcome, Err(AppError::TryAgain)), "{outcome:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(Label::query().count(&db).await?, 1);
+
+        // Without the commit, the same error is retried to the policy's limit.
+        let calls = AtomicU32::new(0);
+        let outcome: Result<(), AppError> = db
+            .transaction_with_retry(&quick_policy(3), TransactionOptions::new(), |_tx| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err(AppError::TryAgain) }
+            })
+            .await;
+        assert!(matches!(outcome, Err(AppError::TryAgain)));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
         Ok(())
     }
 
