@@ -347,11 +347,9 @@ pub trait Model: Hooks + Sized + Send + Sync + 'static {
     }
 
     /// Starts an upsert of `rows`: insert each, and on a key conflict either skip it or
-    /// update the existing row. It runs no hooks, neither checks nor bumps a version column,
-    /// and treats a soft-deleted row like a live one.
-    ///
-    /// NOTE: an upsert that updates a versioned row leaves its version as it was, so a
-    /// struct read before the upsert can still save over it.
+    /// update the existing row. It runs no hooks, adds 1 to the version column of each row
+    /// it updates without checking it (so structs read before are stale), and treats a
+    /// soft-deleted row like a live one.
     fn upsert(rows: &[Self]) -> Upsert<'_, Self> {
         Upsert::new(rows)
     }

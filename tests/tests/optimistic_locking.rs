@@ -203,6 +203,35 @@ backend_tests! {
         Ok(())
     }
 
+    async fn upsert_bumps_version(db) {
+        Account::create_table(&db).await?;
+        let stored = account("ann", 10).insert(&db).await?;
+        let mut incoming = stored.clone();
+        incoming.balance = 42;
+        Account::upsert(std::slice::from_ref(&incoming))
+            .do_update_all()
+            .exec(&db)
+            .await?;
+        let after = Account::get(&db, stored.id).await?;
+        assert_eq!(after.balance, 42);
+        assert_eq!(after.version, stored.version + 1, "the upsert's update bumps the version");
+
+        let mut stale = stored.clone();
+        stale.balance = 5;
+        let error = stale.save(&db).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Conflict);
+        assert_eq!(Account::get(&db, stored.id).await?.balance, 42);
+
+        let error = Account::upsert(std::slice::from_ref(&incoming))
+            .do_update([Account::VERSION.into()])
+            .exec(&db)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("version column"), "{error}");
+        Ok(())
+    }
+
     async fn narrow_version_column(db) {
         Document::create_table(&db).await?;
         let mut doc = Document { id: 1, title: "a".into(), revision: 7, deleted_at: None }

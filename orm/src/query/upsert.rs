@@ -1,6 +1,6 @@
 use std::fmt;
 
-use sea_query::{Expr, OnConflict};
+use sea_query::{Expr, ExprTrait as _, OnConflict};
 
 use crate::backend::{QueryStatement, Statement, UpsertStyle};
 use crate::column::ColumnRef;
@@ -183,15 +183,25 @@ impl<'a, M: Model> Upsert<'a, M> {
                 on_conflict.do_nothing();
             }
             Action::Update(chosen) => {
+                let version = M::VERSION_COLUMN.map(|index| M::COLUMNS[index].name);
                 let columns: Vec<&'static str> = match chosen {
                     None => M::COLUMNS
                         .iter()
                         .filter(|column| !column.primary_key && !column.generated)
                         .map(|column| column.name)
-                        .filter(|name| !target.contains(name))
+                        .filter(|name| !target.contains(name) && Some(*name) != version)
                         .collect(),
                     Some(chosen) => chosen.iter().map(ColumnRef::name).collect(),
                 };
+                if let Some(version) = version
+                    && columns.contains(&version)
+                {
+                    return Err(Error::InvalidInput(format!(
+                        "the upsert into `{}` updates `{version}`, its version column; covet \
+                         bumps it on every update, so leave it out of do_update()",
+                        M::TABLE
+                    )));
+                }
                 if columns.is_empty() {
                     return Err(Error::InvalidInput(format!(
                         "the upsert into `{}` has no column to update: do_update() got an \
@@ -201,6 +211,11 @@ impl<'a, M: Model> Upsert<'a, M> {
                     )));
                 }
                 on_conflict.update_columns(columns);
+                // An updated row gets a new version, so a struct read before the upsert is
+                // stale and its save conflicts instead of writing over the upsert.
+                if let Some(version) = version {
+                    on_conflict.value(version, Expr::col((M::TABLE, version)).add(1));
+                }
             }
         }
         Ok(on_conflict)
