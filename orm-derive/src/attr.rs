@@ -29,7 +29,7 @@ const FIELD_KEYS: &[&str] = &[
 #[derive(Default)]
 pub(crate) struct StructOptions {
     pub(crate) table: Option<LitStr>,
-    /// The span of `hooks`, which says that the user implements `covet::Hooks`.
+    /// The span of `hooks`, which marks a model whose `covet::Hooks` impl the user writes.
     pub(crate) hooks: Option<Span>,
     pub(crate) relations: Vec<RelationOptions>,
 }

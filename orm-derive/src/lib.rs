@@ -18,7 +18,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// |---|---|---|
 /// | `#[covet(table = "users")]` | the table name | the struct name in snake_case (`BlogPost` is `blog_post`) |
 /// | `#[covet(hooks)]` | you implement `covet::Hooks` for the model, and single-row writes run them in a transaction. The model must implement `Clone` | no hooks: the derive implements `Hooks` with no-ops and writes open no transaction |
-/// | `#[covet(belongs_to(User))]` | adds `fn user() -> Relation<Self, User, One>`: this model's `user_id` field holds a `User` key | `foreign_key = "author_id"`, `name = "author"` override the field and the method |
+/// | `#[covet(belongs_to(User))]` | adds `fn user() -> Relation<Self, User, One>`: this model's `user_id` field contains a `User` key | `foreign_key = "author_id"`, `name = "author"` override the field and the method |
 /// | `#[covet(has_one(Profile))]` | adds `fn profile() -> Relation<Self, Profile, One>`: `Profile`'s `{self}_id` field holds this model's key | `foreign_key`, `name` as above |
 /// | `#[covet(has_many(Post))]` | adds `fn posts() -> Relation<Self, Post, Many>`, with the key found as for `has_one` | `foreign_key`, `name` as above |
 /// | `#[covet(many_to_many(Tag, through = PostTag))]` | adds `fn tags() -> Relation<Self, Tag, Many>`: rows of the join model `PostTag` pair `{self}_id` with `tag_id` | `from = "post_id"`, `to = "tag_id"`, `name` |

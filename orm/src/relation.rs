@@ -146,9 +146,9 @@ fn key_of(value: &Value) -> Option<Key> {
 #[derive(Clone, Debug)]
 struct Through {
     table: &'static str,
-    /// The join table's column that holds the parent's key.
+    /// The join table's column that contains the parent's key.
     parent_column: &'static str,
-    /// The join table's column that holds the related row's key.
+    /// The join table's column that contains the related row's key.
     child_column: &'static str,
     /// Reads the parent key from the extra column a many-to-many load selects.
     decode_parent_key: fn(&dyn RowReader, usize) -> Result<Value>,
@@ -161,6 +161,24 @@ fn decode_key<T: Field>(row: &dyn RowReader, index: usize) -> Result<Value> {
 }
 
 type KeyGetter<M> = Arc<dyn Fn(&M) -> Value + Send + Sync>;
+
+/// The source of the parent key that each related row is grouped under.
+enum Link<C> {
+    /// A column of the related row: its foreign key (has-one, has-many) or its key
+    /// (belongs-to).
+    Direct(KeyGetter<C>),
+    /// The join table's column that refers to the parent (many-to-many).
+    Through(Through),
+}
+
+impl<C> Clone for Link<C> {
+    fn clone(&self) -> Self {
+        match self {
+            Link::Direct(getter) => Link::Direct(Arc::clone(getter)),
+            Link::Through(through) => Link::Through(through.clone()),
+        }
+    }
+}
 
 fn getter<M: Model, T: Field>(column: Column<M, T>) -> KeyGetter<M> {
     Arc::new(move |row: &M| column.get(row).to_value())
@@ -178,10 +196,8 @@ pub struct Relation<P, C, K> {
     parent_key: KeyGetter<P>,
     /// The related model's key column.
     child_column: &'static str,
-    /// Reads the key to group by from a related row; `None` for many-to-many, whose
-    /// grouping key comes from the join table.
-    child_key: Option<KeyGetter<C>>,
-    through: Option<Through>,
+    /// Where the key to group related rows by comes from.
+    link: Link<C>,
     query: Select<C>,
     _cardinality: PhantomData<fn() -> K>,
 }
@@ -192,8 +208,7 @@ impl<P, C, K> Clone for Relation<P, C, K> {
             parent_column: self.parent_column,
             parent_key: Arc::clone(&self.parent_key),
             child_column: self.child_column,
-            child_key: self.child_key.clone(),
-            through: self.through.clone(),
+            link: self.link.clone(),
             query: self.query.clone(),
             _cardinality: PhantomData,
         }
@@ -205,10 +220,7 @@ impl<P: Model, C: Model, K> fmt::Debug for Relation<P, C, K> {
         f.debug_struct("Relation")
             .field("from", &(P::TABLE, self.parent_column))
             .field("to", &(C::TABLE, self.child_column))
-            .field(
-                "through",
-                &self.through.as_ref().map(|through| through.table),
-            )
+            .field("through", &self.through().map(|through| through.table))
             .field("query", &self.query)
             .finish()
     }
@@ -222,8 +234,7 @@ impl<P: Model, C: Model, K> Relation<P, C, K> {
             parent_column: self.parent_column,
             parent_key: self.parent_key,
             child_column: self.child_column,
-            child_key: self.child_key,
-            through: self.through,
+            link: self.link,
             query: self.query,
             _cardinality: PhantomData,
         }
@@ -237,12 +248,19 @@ impl<P: Model, C: Model, K> Relation<P, C, K> {
         self.child_column
     }
 
+    fn through(&self) -> Option<&Through> {
+        match &self.link {
+            Link::Through(through) => Some(through),
+            Link::Direct(_) => None,
+        }
+    }
+
     /// Returns the join table, its columns that refer to the parent and the related row,
     /// and its condition for rows that are not soft-deleted.
     pub(crate) fn through_table(
         &self,
     ) -> Option<(&'static str, &'static str, &'static str, Option<Expr>)> {
-        self.through.as_ref().map(|through| {
+        self.through().map(|through| {
             (
                 through.table,
                 through.parent_column,
@@ -258,7 +276,7 @@ impl<P: Model, C: Model, K> Relation<P, C, K> {
 }
 
 impl<P: Model, C: Model> Relation<P, C, One> {
-    /// Each `P` row refers to one `C` row: `foreign_key` on `P` holds the value of
+    /// Each `P` row refers to one `C` row: `foreign_key` on `P` contains the value of
     /// `key` on `C`. A NULL foreign key has no related row.
     ///
     /// ```
@@ -275,8 +293,8 @@ impl<P: Model, C: Model> Relation<P, C, One> {
         Self::direct(foreign_key, key)
     }
 
-    /// Each `P` row has at most one `C` row: `foreign_key` on `C` holds the value of `key`
-    /// on `P`. When several rows match, the first one the query returns is kept.
+    /// Builds a relation in which each `P` row has at most one `C` row: `foreign_key` on
+    /// `C` contains the value of `key` on `P`. When several rows match, the first one the query returns is kept.
     pub fn has_one<A, B>(key: Column<P, A>, foreign_key: Column<C, B>) -> Self
     where
         A: KeyField,
@@ -287,8 +305,8 @@ impl<P: Model, C: Model> Relation<P, C, One> {
 }
 
 impl<P: Model, C: Model> Relation<P, C, Many> {
-    /// Each `P` row has any number of `C` rows: `foreign_key` on `C` holds the value of
-    /// `key` on `P`.
+    /// Builds a relation in which each `P` row has any number of `C` rows: `foreign_key`
+    /// on `C` contains the value of `key` on `P`.
     pub fn has_many<A, B>(key: Column<P, A>, foreign_key: Column<C, B>) -> Self
     where
         A: KeyField,
@@ -297,8 +315,9 @@ impl<P: Model, C: Model> Relation<P, C, Many> {
         Self::direct(key, foreign_key)
     }
 
-    /// Each `P` row has any number of `C` rows through the join table `J`, whose rows pair
-    /// `to_parent` (holding `key` of `P`) with `to_child` (holding `child_key` of `C`).
+    /// Builds a relation in which each `P` row has any number of `C` rows through the join
+    /// table `J`, whose rows pair `to_parent` (the `key` of `P`) with `to_child` (the
+    /// `child_key` of `C`).
     pub fn many_to_many<J, A, B, X, Y>(
         key: Column<P, A>,
         to_parent: Column<J, X>,
@@ -316,8 +335,7 @@ impl<P: Model, C: Model> Relation<P, C, Many> {
             parent_column: key.name(),
             parent_key: getter(key),
             child_column: child_key.name(),
-            child_key: None,
-            through: Some(Through {
+            link: Link::Through(Through {
                 table: J::TABLE,
                 parent_column: to_parent.name(),
                 child_column: to_child.name(),
@@ -336,8 +354,7 @@ impl<P: Model, C: Model, K: Cardinality> Relation<P, C, K> {
             parent_column: parent.name(),
             parent_key: getter(parent),
             child_column: child.name(),
-            child_key: Some(getter(child)),
-            through: None,
+            link: Link::Direct(getter(child)),
             query: Select::new(),
             _cardinality: PhantomData,
         }
@@ -460,7 +477,7 @@ impl<P: Model, C: Model, K: Cardinality> Relation<P, C, K> {
     ) -> Result<()> {
         let backend = db.backend();
         self.query.check_backend(backend)?;
-        let (key_table, key_column) = match &self.through {
+        let (key_table, key_column) = match self.through() {
             Some(through) => (through.table, through.parent_column),
             None => (C::TABLE, self.child_column),
         };
@@ -471,10 +488,9 @@ impl<P: Model, C: Model, K: Cardinality> Relation<P, C, K> {
             let statement = render(db, QueryStatement::Select(&select), "SELECT", C::TABLE);
             db.fetch(statement, &mut |row| {
                 let child = C::decode(row, 0)?;
-                let key = match (&self.through, &self.child_key) {
-                    (Some(through), _) => (through.decode_parent_key)(row, width)?,
-                    (None, Some(child_key)) => child_key(&child),
-                    (None, None) => unreachable!("direct relations have a child key"),
+                let key = match &self.link {
+                    Link::Through(through) => (through.decode_parent_key)(row, width)?,
+                    Link::Direct(child_key) => child_key(&child),
                 };
                 if let Some(key) = key_of(&key) {
                     groups.entry(key).or_default().push(child);
@@ -486,11 +502,11 @@ impl<P: Model, C: Model, K: Cardinality> Relation<P, C, K> {
         Ok(())
     }
 
-    /// The related model's query, joined to the join table for many-to-many, without the
-    /// key condition.
+    /// Returns the related model's query, joined to the join table for many-to-many,
+    /// without the key condition.
     fn base_statement(&self) -> sea_query::SelectStatement {
         let mut select = self.query.statement();
-        if let Some(through) = &self.through {
+        if let Some(through) = self.through() {
             select.column((through.table, through.parent_column));
             let mut on = Expr::col((through.table, through.child_column))
                 .equals((C::TABLE, self.child_column));
@@ -567,8 +583,8 @@ fn array_of(keys: Vec<Value>) -> Value {
 /// Something that loads related data for a list of parents `P`: a [`Relation`], a
 /// relation [`With`] nested loads, or a tuple of loads for several relations at once.
 pub trait Load<P>: Send + Sync {
-    /// What each parent gets: `Option<C>` or `Vec<C>` for a relation, with nested loads
-    /// paired in, and a tuple for a tuple of loads.
+    /// The data each parent gets: `Option<C>` or `Vec<C>` for a relation, with nested
+    /// loads paired in, and a tuple for a tuple of loads.
     type Output: Send;
 
     /// Loads the data of every parent in `parents`, returned in the same order. Runs one

@@ -236,7 +236,7 @@ backend_tests! {
         Ok(())
     }
 
-    async fn a_struct_of_the_wrong_width_is_refused(db) {
+    async fn wrong_width_struct_is_rejected(db) {
         seed(&db).await?;
         let error = Sale::query()
             .select_into::<Spending, _>((Sale::CUSTOMER, count_rows()))

@@ -117,7 +117,7 @@ impl Counting {
             .push(statement.sql.to_string());
     }
 
-    /// Returns the statements run since the last call, and forgets them.
+    /// Returns the statements run since the last call, and clears the record.
     fn take(&self) -> Vec<String> {
         std::mem::take(&mut self.statements.lock().unwrap())
     }
@@ -417,7 +417,7 @@ backend_tests! {
         Ok(())
     }
 
-    async fn a_self_join_is_refused_with_advice(db) {
+    async fn self_join_is_rejected(db) {
         create_tables(&db).await?;
         let error = User::query()
             .join(Relation::has_many(User::ID, User::ID))

@@ -463,7 +463,7 @@ async fn gives_up_after_max_attempts_mysql() {
 enum AppError {
     Database(Error),
     Rejected(&'static str),
-    /// An application error that asks for a retry, as a conflict found by the program.
+    /// An application error that requests a retry, such as a conflict the program found.
     TryAgain,
 }
 

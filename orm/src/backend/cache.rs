@@ -29,7 +29,7 @@ pub(crate) enum Shape {
     },
 }
 
-/// The most entries a cache keeps. Multi-row inserts add one entry per batch size, so a
+/// The maximum number of entries a cache keeps. Multi-row inserts add one entry per batch size, so a
 /// program that inserts batches of many sizes stops caching new ones here.
 const MAX_ENTRIES: usize = 256;
 

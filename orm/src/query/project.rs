@@ -437,7 +437,7 @@ impl<M, T: Field> SelectItem<M> for Aggregate<M, T> {
     }
 }
 
-/// What a [`Select::select`] returns: one [`SelectItem`] or a tuple of them, read as the
+/// The argument of [`Select::select`]: one [`SelectItem`] or a tuple of them, read as the
 /// item's type or a tuple of the items' types.
 pub trait Selection<M> {
     /// The type each result row is read as.

@@ -75,7 +75,7 @@ pub(crate) fn insert_statement<M: Model>(
     let mut insert = Query::insert();
     insert.into_table(M::TABLE);
     // NOTE: `insert_chunk` binds its own values in row-major order in place of the ones
-    // given here, which holds as long as each value renders as one placeholder.
+    // given here. That is correct as long as each value renders as one placeholder.
     if columns.is_empty() {
         // A row that sets no column, such as one with only a generated key, is written
         // with the table's defaults: `DEFAULT VALUES`, or `VALUES ()` on MySQL. Callers
