@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::transaction::Transaction;
 use crate::transaction_options::TransactionOptions;
 
-/// How [`Database::transaction_with_retry`] runs a transaction again after a retryable
-/// failure.
+/// The policy by which [`Database::transaction_with_retry`] runs a transaction again
+/// after a retryable failure.
 ///
 /// When attempt `n` (from 1) fails with a retryable error, the next one starts after
 /// `initial_backoff * 2^(n-1)`, capped at `max_backoff`. A random part of up to half of

@@ -12,7 +12,7 @@
 pub enum IsolationLevel {
     /// A transaction may read rows other transactions have not committed yet.
     ReadUncommitted,
-    /// Each statement sees rows committed before it started.
+    /// Each statement reads rows committed before it started.
     ReadCommitted,
     /// Rows read once read the same for the rest of the transaction.
     RepeatableRead,

@@ -126,12 +126,13 @@ impl Workload {
         }
     }
 
-    /// Whether the table shows throughput rather than time per operation.
+    /// Returns whether the table shows throughput rather than time per operation.
     fn is_throughput(self) -> bool {
         self == Workload::Concurrent
     }
 
-    /// Whether the ratio column compares with sqlx's pool: these workloads need one.
+    /// Returns whether the ratio column compares with sqlx's pool, because the workload
+    /// needs one.
     fn pool_baseline(self) -> bool {
         matches!(
             self,
